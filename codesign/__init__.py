@@ -1,0 +1,39 @@
+"""codesign: hardware/model co-design of small quantised networks.
+
+The public API is small on purpose: ``load`` a QONNX model, ``lower`` it with a backend,
+``estimate`` what it costs. Heavy dependencies load lazily, on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "estimate", "execute", "load", "lower"]
+
+
+def load(source, **kwargs):
+    """Load a QONNX model (path or ModelWrapper) into a validated LayerGraph."""
+    from codesign.ir import load as _load
+
+    return _load(source, **kwargs)
+
+
+def execute(graph, x, **kwargs):
+    """Integer reference execution of a LayerGraph on a batch of inputs."""
+    from codesign.ir import execute as _execute
+
+    return _execute(graph, x, **kwargs)
+
+
+def lower(graph, card, out_dir, *, target: str | None = None, **options):
+    """Lower a graph for a target card with its backend; returns the written Artifact."""
+    from codesign.backends import backend_for
+
+    return backend_for(target, card).lower(graph, card, out_dir, **options)
+
+
+def estimate(graph, card, *, target: str | None = None, **options):
+    """Latency / energy / area estimate of a graph on a target card."""
+    from codesign.backends import backend_for
+
+    return backend_for(target, card).estimate(graph, card, **options)

@@ -1,0 +1,103 @@
+"""Read a QONNX file (or ModelWrapper), clean it with qonnx, and lower it to a LayerGraph."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from codesign.errors import MissingShapeError, ModelFormatError, TopologyError, UnsupportedOpError
+
+QUANT_DOMAIN_OPS = ("Quant", "BipolarQuant", "Trunc")
+
+
+def read_model(source: str | os.PathLike | Any):
+    """Return a qonnx ModelWrapper for a path or an existing wrapper / ModelProto."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    if isinstance(source, ModelWrapper):
+        return ModelWrapper(source.model.SerializeToString())
+    if isinstance(source, onnx.ModelProto):
+        return ModelWrapper(source.SerializeToString())
+    path = Path(source)
+    if not path.is_file():
+        raise ModelFormatError(f"{path}: no such file", hint="pass the path of a .onnx model")
+    try:
+        # onnx.load resolves external data (MODEL.onnx.data) next to the model file.
+        proto = onnx.load(str(path))
+    except (DecodeError, ValueError, RuntimeError, OSError) as exc:
+        raise ModelFormatError(
+            f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:120]})",
+            hint="check the file is a complete .onnx export (and its .onnx.data side file)",
+        ) from None
+    if not proto.graph.node:
+        raise ModelFormatError(f"{path}: the ONNX graph has no nodes",
+                               hint="export the trained model, not an empty graph")
+    return ModelWrapper(proto)
+
+
+def clean(model):
+    """qonnx cleanup (shape inference, constant folding that keeps quantisers, unique names)."""
+    from qonnx.util.cleanup import cleanup_model
+
+    dynamic_inputs = [i for i in model.graph.input
+                      if i.name not in {t.name for t in model.graph.initializer}]
+    if len(dynamic_inputs) != 1:
+        raise TopologyError(
+            f"the graph has {len(dynamic_inputs)} data inputs ({', '.join(i.name for i in dynamic_inputs)})",
+            hint="codesign lowers single-input MLPs",
+        )
+    if len(model.graph.output) != 1:
+        raise TopologyError(f"the graph has {len(model.graph.output)} outputs",
+                            hint="codesign lowers single-output MLPs")
+    _check_input_shape(model, dynamic_inputs[0])
+    try:
+        return cleanup_model(model)
+    except Exception as exc:  # qonnx raises bare exceptions for malformed graphs
+        op = _first_unknown_op(model)
+        if op:
+            raise UnsupportedOpError(
+                f"node {op[0]!r} ({op[1]}) is not an operator qonnx can execute",
+                hint="export with standard ONNX and QONNX operators",
+            ) from None
+        raise ModelFormatError(f"qonnx could not clean the graph ({type(exc).__name__}: {str(exc)[:160]})",
+                               hint="check the export; run `qonnx-cleanup` on it to see details") from None
+
+
+def _check_input_shape(model, graph_input) -> None:
+    dims = graph_input.type.tensor_type.shape.dim
+    if not dims:
+        raise MissingShapeError(f"graph input {graph_input.name!r} has no shape",
+                                hint="export with a fixed input shape (e.g. [1, features])")
+    for index, dim in enumerate(dims[1:], start=1):
+        if not dim.HasField("dim_value") or dim.dim_value <= 0:
+            raise MissingShapeError(
+                f"graph input {graph_input.name!r} has an unknown size on axis {index}",
+                hint="export with a fixed feature size; only the batch axis may be symbolic",
+            )
+    if not dims[0].HasField("dim_value") or dims[0].dim_value <= 0:
+        dims[0].dim_value = 1  # symbolic batch: shape inference needs a number
+
+
+def _first_unknown_op(model):
+    import onnx
+
+    known = {schema.name for schema in onnx.defs.get_all_schemas()}
+    for node in model.graph.node:
+        if node.op_type not in known and node.op_type not in QUANT_DOMAIN_OPS:
+            return node.name or node.output[0], node.op_type
+    return None
+
+
+def load(source: str | os.PathLike | Any, *, name: str | None = None):
+    """Load and validate a quantised MLP; the single entry point every consumer uses."""
+    from codesign.ir.lowering import lower_to_layers
+
+    model = read_model(source)
+    metadata = {p.key: p.value for p in model.model.metadata_props}
+    cleaned = clean(model)
+    path = None if not isinstance(source, str | os.PathLike) else str(source)
+    default_name = Path(path).stem if path else (cleaned.graph.name or "model")
+    return lower_to_layers(cleaned, name=name or default_name, metadata=metadata, source_path=path)
