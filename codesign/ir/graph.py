@@ -8,6 +8,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from codesign.errors import FloatGraphError
 from codesign.ir.ops import Affine, ElementwiseOp, activation_label
 from codesign.ir.quantspec import QuantSpec
 
@@ -155,6 +156,20 @@ class LayerGraph:
     def fixed_random_layers(self) -> tuple[str, ...]:
         names = self.metadata.get("codesign.fixed_random_layers", "")
         return tuple(n for n in names.split(",") if n)
+
+    @property
+    def integer(self) -> bool:
+        """True when every layer input is quantised, so every dot product is on integers."""
+        return all(layer.input_quant is not None for layer in self.layers)
+
+    def require_integer(self, purpose: str) -> None:
+        """Raise a clear error when a backend needs integer activations and the graph has floats."""
+        floats = [layer.name for layer in self.layers if layer.input_quant is None]
+        if floats:
+            raise FloatGraphError(
+                f"{purpose} needs quantised activations, but the input of {', '.join(floats)} is floating point",
+                hint="add an input quantiser (Brevitas QuantIdentity) and activation quantisers between layers",
+            )
 
     def layer(self, name: str) -> DenseLayer:
         for layer in self.layers:

@@ -266,15 +266,8 @@ class _Lowering:
                 if current is None:
                     layer_input = input_quant
                 else:
-                    if current.output_quant is None:
-                        raise FloatGraphError(
-                            f"the activation between {current.nodes[0]!r} and {label!r} is not quantised",
-                            hint="add an activation quantiser (Brevitas QuantReLU / QuantIdentity, QKeras quantized_relu)")
-                    if current.after_output:
-                        raise UnsupportedOpError(
-                            f"node {label!r}: {current.after_output[0].name} between a quantiser and a dense layer",
-                            hint="fold the operation before the activation quantiser")
-                    if current.output_quant.per_channel:
+                    self._fold_trailing_ops(current)
+                    if current.output_quant is not None and current.output_quant.per_channel:
                         raise UnsupportedOpError(
                             f"node {label!r}: per-channel activation scales at a layer input cannot be factored out of the integer dot product",
                             hint="use per-tensor activation scales")
@@ -300,14 +293,20 @@ class _Lowering:
                     current.nodes.append(label)
         if current is None:
             raise TopologyError("the graph has no dense (Gemm/MatMul) layer", hint="export an MLP")
-        if current.after_output:
-            current.post.extend([FakeQuant(current.output_quant), *current.after_output])
-            current.output_quant = None
+        self._fold_trailing_ops(current)
         layers.append(current.close())
         if layers[0].in_features != features:
             raise TopologyError(f"the first layer expects {layers[0].in_features} features, the input has {features}",
                                 hint="check Reshape/Flatten before the first layer")
         return InputTransform(tuple(input_shape[1:]), tuple(pre_ops)), layers, head
+
+    @staticmethod
+    def _fold_trailing_ops(layer: _OpenLayer) -> None:
+        """Ops after a layer's quantiser make its output float: keep the quantiser as a post op."""
+        if layer.after_output:
+            layer.post.extend([FakeQuant(layer.output_quant), *layer.after_output])
+            layer.after_output.clear()
+            layer.output_quant = None
 
     def _check_shape_op(self, node, current: _OpenLayer | None) -> None:
         in_shape = self.shape(next(t for t in node.input if t and not self.constants.is_constant(t)))

@@ -28,8 +28,9 @@ class Execution:
 
     @property
     def predictions(self) -> np.ndarray:
-        if self.output.ndim == 2 and self.output.shape[1] == 1 and self.logits.shape[1] > 1:
-            return self.output[:, 0].astype(np.int64)  # ArgMax head
+        """Class index per sample (a single output column is a binary decision on its sign)."""
+        if self.logits.shape[1] == 1:
+            return (self.logits[:, 0] > 0).astype(np.int64)
         return np.argmax(self.logits, axis=1)
 
 
@@ -115,7 +116,9 @@ def _execute_chunk(graph: LayerGraph, x: np.ndarray) -> Execution:
     for layer in graph.layers:
         accumulator, value, out_codes = run_layer(layer, current)
         accumulators.append(accumulator)
-        if out_codes is not None:
+        if out_codes is None:
+            current = value  # float activation: the next layer runs in float (see LayerGraph.integer)
+        else:
             value = layer.output_quant.dequantize(out_codes)
             current = out_codes
             codes.append(out_codes)

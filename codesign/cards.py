@@ -1,0 +1,388 @@
+"""Target cards: TOML files of device, FPGA-part and printed-process parameters -> frozen dataclasses.
+
+Every numeric constant is written as an inline table with its unit and its source::
+
+    energy_per_conversion = { value = 1.67, unit = "pJ", source = "Shafiee et al., ISAAC, ISCA 2016" }
+
+and is converted to SI on load. Settings (mapping scheme, part name) are plain strings.
+Unknown keys, missing keys, wrong units, out-of-range values and constants without a source
+are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from codesign.errors import CardError
+from codesign.units import to_si
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FAMILIES = ("fpga", "crossbar", "printed")
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A numeric card constant in SI units, with where it came from."""
+
+    value: float
+    unit: str  # as written in the card
+    source: str
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+
+def constant(dimension: str, *, minimum: float | None = None, maximum: float | None = None,
+             positive: bool = False, integer: bool = False, optional: bool = False, doc: str = ""):
+    """Declare a card constant: its dimension, its valid range, and why it is there (doc)."""
+    meta = {"kind": "constant", "dimension": dimension, "minimum": minimum, "maximum": maximum,
+            "positive": positive, "integer": integer, "doc": doc}
+    return field(default=None, metadata=meta) if optional else field(metadata=meta)
+
+
+def setting(choices: tuple[str, ...] | None = None, *, default: Any = dataclasses.MISSING, doc: str = ""):
+    meta = {"kind": "setting", "choices": choices, "doc": doc}
+    if default is dataclasses.MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def section(cls):
+    """Declare a card section (a nested table); optional sections get their defaults."""
+    return field(metadata={"kind": "section", "cls": cls})
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FpgaPart:
+    name: str = setting(doc="Vendor part number, passed to hls4ml and the vendor tools")
+    device_family: str = setting(doc="Device family, e.g. zynq7000, virtexuplus")
+    luts: Constant = constant("count", positive=True, integer=True, doc="LUTs on the device")
+    ffs: Constant = constant("count", positive=True, integer=True, doc="Flip-flops")
+    dsps: Constant = constant("count", positive=True, integer=True, doc="DSP slices")
+    bram_18k: Constant = constant("count", positive=True, integer=True, doc="18 Kb block RAMs")
+    uram: Constant = constant("count", minimum=0, integer=True, optional=True, doc="UltraRAM blocks")
+    dsp_a_bits: Constant = constant("bits", positive=True, integer=True,
+                                    doc="Width of the DSP multiplier's wide input (25 or 27)")
+    dsp_b_bits: Constant = constant("bits", positive=True, integer=True,
+                                    doc="Width of the DSP multiplier's narrow input (18)")
+
+
+@dataclass(frozen=True)
+class FpgaClock:
+    period: Constant = constant("time", positive=True, doc="Target clock period of the design")
+    uncertainty: Constant = constant("time", minimum=0, optional=True, doc="Clock uncertainty for HLS")
+
+
+@dataclass(frozen=True)
+class FpgaPower:
+    static: Constant = constant("power", minimum=0, doc="Device static power at typical conditions")
+    lut_dynamic: Constant = constant("power", minimum=0, doc="Dynamic power per used LUT at the card's clock")
+    ff_dynamic: Constant = constant("power", minimum=0, doc="Dynamic power per used flip-flop")
+    dsp_dynamic: Constant = constant("power", minimum=0, doc="Dynamic power per used DSP slice")
+    bram_dynamic: Constant = constant("power", minimum=0, doc="Dynamic power per used 18 Kb BRAM")
+    toggle_rate: Constant = constant("dimensionless", minimum=0, maximum=1,
+                                     doc="Switching activity assumed by the dynamic figures")
+
+
+@dataclass(frozen=True)
+class FpgaArea:
+    lut: Constant = constant("area", positive=True, doc="Silicon area per LUT incl. its routing share")
+    ff: Constant = constant("area", positive=True, doc="Silicon area per flip-flop")
+    dsp: Constant = constant("area", positive=True, doc="Silicon area per DSP slice")
+    bram_18k: Constant = constant("area", positive=True, doc="Silicon area per 18 Kb BRAM")
+
+
+@dataclass(frozen=True)
+class FpgaParams:
+    part: FpgaPart = section(FpgaPart)
+    clock: FpgaClock = section(FpgaClock)
+    power: FpgaPower = section(FpgaPower)
+    area: FpgaArea = section(FpgaArea)
+
+
+@dataclass(frozen=True)
+class CrossbarArray:
+    rows: Constant = constant("count", positive=True, integer=True, doc="Word lines per tile")
+    cols: Constant = constant("count", positive=True, integer=True, doc="Bit lines per tile")
+    bits_per_cell: Constant = constant("bits", minimum=1, maximum=8, integer=True,
+                                       doc="Conductance levels per cell = 2**bits_per_cell")
+    g_min: Constant = constant("conductance", minimum=0, doc="Lowest programmable conductance (HRS)")
+    g_max: Constant = constant("conductance", positive=True, doc="Highest programmable conductance (LRS)")
+    read_voltage: Constant = constant("voltage", positive=True, doc="Read voltage on a word line")
+    read_time: Constant = constant("time", positive=True, doc="Array read (integration) time per input cycle")
+    cell_area: Constant = constant("area", positive=True, doc="Area of one cell (1T1R)")
+    wire_resistance: Constant = constant("resistance", minimum=0, optional=True,
+                                         doc="Word/bit line resistance per cell segment (IR drop)")
+    mapping: str = setting(("differential", "offset"), default="differential",
+                           doc="Signed weights as a differential pair or an offset column")
+
+
+@dataclass(frozen=True)
+class Converter:
+    bits: Constant = constant("bits", minimum=1, maximum=16, integer=True, doc="Resolution")
+    energy: Constant = constant("energy", minimum=0, doc="Energy per conversion")
+    area: Constant = constant("area", minimum=0, doc="Area of one converter")
+    time: Constant = constant("time", minimum=0, doc="Time per conversion")
+    shared_by: Constant = constant("count", positive=True, integer=True, optional=True,
+                                   doc="Columns (ADC) or rows (DAC) multiplexed onto one converter")
+    mode: str = setting(("multilevel", "bit_serial", "sar", "flash"), default="multilevel",
+                        doc="DAC input mode, or ADC architecture")
+
+
+@dataclass(frozen=True)
+class CrossbarPeriphery:
+    digital_energy_per_op: Constant = constant("energy", minimum=0,
+                                               doc="Shift-and-add / accumulate energy per digital op")
+    digital_area_per_tile: Constant = constant("area", minimum=0, doc="Digital periphery area per tile")
+    digital_time_per_op: Constant = constant("time", minimum=0, doc="Latency of the digital accumulation step")
+
+
+@dataclass(frozen=True)
+class CrossbarNoise:
+    programming: Constant = constant("dimensionless", minimum=0, doc="Programming noise sigma / (Gmax-Gmin)")
+    read: Constant = constant("dimensionless", minimum=0, doc="Read noise sigma / (Gmax-Gmin), per read")
+    variability: Constant = constant("dimensionless", minimum=0, doc="Device-to-device log-normal sigma")
+    stuck_at_gmin: Constant = constant("dimensionless", minimum=0, maximum=1, doc="Fraction of cells stuck at Gmin")
+    stuck_at_gmax: Constant = constant("dimensionless", minimum=0, maximum=1, doc="Fraction of cells stuck at Gmax")
+    drift_nu: Constant = constant("dimensionless", minimum=0, optional=True, doc="Drift exponent of G(t)=G0 (t/t0)^-nu")
+
+
+@dataclass(frozen=True)
+class CrossbarParams:
+    array: CrossbarArray = section(CrossbarArray)
+    adc: Converter = section(Converter)
+    dac: Converter = section(Converter)
+    periphery: CrossbarPeriphery = section(CrossbarPeriphery)
+    noise: CrossbarNoise = section(CrossbarNoise)
+
+
+@dataclass(frozen=True)
+class PrintedCell:
+    function: str = setting(doc="Boolean function in Liberty syntax, e.g. '!(A&B)'; 'latch'/'dff' for sequential")
+    area: Constant = constant("area", positive=True, doc="Cell area")
+    leakage: Constant = constant("power", minimum=0, doc="Static (leakage) power")
+    delay: Constant = constant("time", positive=True, doc="Worst of rise/fall propagation delay")
+    switching_energy: Constant = constant("energy", minimum=0, optional=True,
+                                          doc="Energy per output transition")
+
+
+@dataclass(frozen=True)
+class PrintedProcess:
+    technology: str = setting(doc="Process name, e.g. EGFET")
+    supply_voltage: Constant = constant("voltage", positive=True, doc="Supply voltage of the cell library")
+    battery_power: Constant = constant("power", positive=True, doc="Power budget of a printed battery")
+    clock_period: Constant = constant("time", positive=True, optional=True,
+                                      doc="Classification period of published bespoke designs")
+
+
+@dataclass(frozen=True)
+class PrintedParams:
+    process: PrintedProcess = section(PrintedProcess)
+    cells: dict = field(default_factory=dict, metadata={"kind": "table", "cls": PrintedCell})
+
+
+PARAMS = {"fpga": FpgaParams, "crossbar": CrossbarParams, "printed": PrintedParams}
+
+
+@dataclass(frozen=True)
+class Card:
+    """A validated target card."""
+
+    name: str
+    family: str
+    description: str
+    params: Any  # FpgaParams | CrossbarParams | PrintedParams
+    path: str
+    content_hash: str
+
+    def __getattr__(self, item: str):
+        # card.part, card.adc ... read through to the family's parameters
+        if item.startswith("_") or item == "params":
+            raise AttributeError(item)
+        return getattr(self.params, item)
+
+    def constants(self) -> dict[str, Constant]:
+        """Flat {dotted.key: Constant} view, for reports."""
+        return dict(_flatten(self.params, ""))
+
+
+def _flatten(obj: Any, prefix: str):
+    if isinstance(obj, Constant):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _flatten(value, f"{prefix}.{key}" if prefix else key)
+    elif dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            yield from _flatten(getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+def _build(cls, table: Any, where: str, file: str):
+    if not isinstance(table, dict):
+        raise CardError(f"{file}: [{where}] must be a table", hint=f"write a [{where}] section")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in table:
+        if key not in known:
+            raise CardError(f"{file}: unknown key '{where}.{key}'",
+                            hint=f"expected one of: {', '.join(sorted(known))}")
+    values = {}
+    for name, f in known.items():
+        key = f"{where}.{name}"
+        kind = f.metadata.get("kind")
+        if name not in table:
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            if not has_default:
+                raise CardError(f"{file}: missing key '{key}'", hint=_expected(f))
+            continue
+        raw = table[name]
+        if kind == "section":
+            values[name] = _build(f.metadata["cls"], raw, key, file)
+        elif kind == "table":
+            if not isinstance(raw, dict) or not raw:
+                raise CardError(f"{file}: '{key}' must be a non-empty table", hint=f"add [{key}.NAME] entries")
+            values[name] = {entry: _build(f.metadata["cls"], sub, f"{key}.{entry}", file)
+                            for entry, sub in raw.items()}
+        elif kind == "constant":
+            values[name] = _constant(raw, f.metadata, key, file)
+        else:
+            choices = f.metadata.get("choices")
+            if not isinstance(raw, str) or (choices and raw not in choices):
+                raise CardError(f"{file}: '{key}' = {raw!r} is invalid",
+                                hint=f"expected {' or '.join(map(repr, choices)) if choices else 'a string'}")
+            values[name] = raw
+    return cls(**values)
+
+
+def _expected(f: dataclasses.Field) -> str:
+    meta = f.metadata
+    if meta.get("kind") == "constant":
+        return (f"expected {{ value = <{meta['dimension']}>, unit = \"...\", source = \"...\" }}"
+                f" ({meta['doc']})")
+    if meta.get("kind") == "section":
+        return f"expected a [{f.name}] table"
+    return f"expected a string ({meta.get('doc', '')})"
+
+
+def _constant(raw: Any, meta: dict, key: str, file: str) -> Constant:
+    if not isinstance(raw, dict):
+        raise CardError(f"{file}: '{key}' must be an inline table with value, unit and source",
+                        hint=f'write {key.split(".")[-1]} = {{ value = ..., unit = "...", source = "..." }}')
+    extra = set(raw) - {"value", "unit", "source", "note"}
+    if extra:
+        raise CardError(f"{file}: unknown key '{key}.{sorted(extra)[0]}'", hint="use value, unit, source, note")
+    for part in ("value", "unit", "source"):
+        if part not in raw:
+            raise CardError(f"{file}: '{key}' has no {part}", hint=_expected_constant_part(part, meta))
+    value, unit, source = raw["value"], raw["unit"], raw["source"]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CardError(f"{file}: '{key}.value' = {value!r} is not a number", hint=f"expected a {meta['dimension']}")
+    if not isinstance(source, str) or len(source.strip()) < 4:
+        raise CardError(f"{file}: '{key}.source' is empty", hint="cite the paper, datasheet or PDK it comes from")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise CardError(f"{file}: '{key}.value' is not finite", hint="use a finite number")
+    try:
+        si = to_si(float(value), str(unit), meta["dimension"], f"{file}: '{key}'")
+    except CardError as exc:
+        raise CardError(exc.message if file in exc.message else f"{file}: '{key}': {exc.message}",
+                        hint=exc.hint) from None
+    _check_range(si, value, meta, key, file)
+    return Constant(int(si) if meta["integer"] else si, str(unit), source.strip())
+
+
+def _expected_constant_part(part: str, meta: dict) -> str:
+    return {"value": f"add value = <a {meta['dimension']}>",
+            "unit": f"add unit = \"...\" (a {meta['dimension']} unit)",
+            "source": "add source = \"paper, datasheet or PDK\""}[part]
+
+
+def _check_range(si: float, written: float, meta: dict, key: str, file: str) -> None:
+    if meta["integer"] and float(written) != int(written):
+        raise CardError(f"{file}: '{key}' = {written} must be a whole number", hint="expected an integer")
+    if meta["positive"] and si <= 0:
+        raise CardError(f"{file}: '{key}' = {written} must be > 0", hint="expected a positive value")
+    if meta["minimum"] is not None and si < meta["minimum"]:
+        raise CardError(f"{file}: '{key}' = {written} must be >= {meta['minimum']}",
+                        hint=f"expected a value >= {meta['minimum']}")
+    if meta["maximum"] is not None and si > meta["maximum"]:
+        raise CardError(f"{file}: '{key}' = {written} must be <= {meta['maximum']}",
+                        hint=f"expected a value <= {meta['maximum']}")
+
+
+def parse_card(text: str, path: str = "<card>") -> Card:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CardError(f"{path}: not valid TOML ({exc})", hint="fix the TOML syntax") from None
+    for key in ("name", "family"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise CardError(f"{path}: missing key '{key}'", hint=f"expected {key} = \"...\" at the top")
+    family = data.pop("family")
+    if family not in FAMILIES:
+        raise CardError(f"{path}: 'family' = {family!r} is invalid", hint=f"expected one of {', '.join(FAMILIES)}")
+    name = data.pop("name")
+    description = data.pop("description", "")
+    params = _build(PARAMS[family], data, family, path)
+    _family_checks(family, params, path)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Card(name=name, family=family, description=description, params=params, path=path,
+                content_hash=digest)
+
+
+def _family_checks(family: str, params: Any, path: str) -> None:
+    if family == "crossbar" and params.array.g_max.value <= params.array.g_min.value:
+        raise CardError(f"{path}: 'crossbar.array.g_max' must exceed 'crossbar.array.g_min'",
+                        hint="swap or fix the conductance range")
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding cards
+# ---------------------------------------------------------------------------------------------
+def shipped_card_files() -> dict[str, Path]:
+    """{card name (file stem): path} of the cards shipped inside the package."""
+    root = resources.files("codesign.targets")
+    found = {}
+    for family in FAMILIES:
+        folder = root / family
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name.endswith(".toml"):
+                    found[entry.name[:-5]] = Path(str(entry))
+    return dict(sorted(found.items()))
+
+
+def load_card(name_or_path: str | os.PathLike) -> Card:
+    """Load a card by shipped name (e.g. 'pynq-z2') or by path to a TOML file."""
+    path = Path(name_or_path)
+    if not path.suffix == ".toml":
+        shipped = shipped_card_files()
+        if str(name_or_path) not in shipped:
+            raise CardError(f"no card named {str(name_or_path)!r}",
+                            hint=f"shipped cards: {', '.join(shipped) or 'none'}; or pass a .toml path")
+        path = shipped[str(name_or_path)]
+    if not path.is_file():
+        raise CardError(f"{path}: no such card file", hint="pass a card name from `codesign cards` or a .toml path")
+    return parse_card(path.read_text(encoding="utf-8"), str(path))
+
+
+def list_cards() -> list[Card]:
+    return [load_card(path) for path in shipped_card_files().values()]
