@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,13 @@ def _first_unknown_op(model):
 
 def load(source: str | os.PathLike | Any, *, name: str | None = None):
     """Load and validate a quantised MLP; the single entry point every consumer uses."""
+    with warnings.catch_warnings():
+        # qonnx warns about legacy op domains it converts itself; nothing for the user to do
+        warnings.simplefilter("ignore")
+        return _load(source, name)
+
+
+def _load(source, name: str | None):
     from codesign.ir.lowering import lower_to_layers
 
     model = read_model(source)

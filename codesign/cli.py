@@ -1,0 +1,212 @@
+"""The ``codesign`` command line: a thin layer over the public API.
+
+Every user error becomes one line on stderr and exit status 2 (1 where a check ran and
+failed); tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from codesign import __version__
+from codesign.errors import CodesignError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codesign",
+        description="Co-design quantised MLPs for FPGAs, resistive crossbars and printed electronics.",
+    )
+    parser.add_argument("--version", action="version", version=f"codesign {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    inspect = commands.add_parser("inspect", help="validate a QONNX model and print its layer table")
+    inspect.add_argument("model", help="QONNX .onnx file")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    verify = commands.add_parser("verify", help="check the integer reference against qonnx execution")
+    verify.add_argument("model", help="QONNX .onnx file")
+    verify.add_argument("--samples", type=int, default=256, help="random inputs to try (default 256)")
+    verify.add_argument("--seed", type=int, default=0)
+    verify.add_argument("--json", action="store_true")
+
+    cards = commands.add_parser("cards", help="list shipped target cards, or show one")
+    cards.add_argument("name", nargs="?", help="card name or .toml path to show in full")
+    cards.add_argument("--family", choices=("fpga", "crossbar", "printed"))
+    cards.add_argument("--json", action="store_true")
+
+    commands.add_parser("backends", help="list installed target backends")
+
+    for name, text in (("export", "lower a model for a target and write the artifact"),
+                       ("estimate", "estimate latency, energy and area on a target")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("model", help="QONNX .onnx file")
+        sub.add_argument("--target", help="backend name (default: the card's family)")
+        sub.add_argument("--card", required=True, help="card name (see `codesign cards`) or .toml path")
+        sub.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
+                         help="backend option, repeatable (values parsed as JSON when possible)")
+        if name == "export":
+            sub.add_argument("--out", required=True, help="output directory (created atomically)")
+            sub.add_argument("--force", action="store_true", help="replace an existing output directory")
+        else:
+            sub.add_argument("--json", action="store_true")
+            sub.add_argument("--out", help="also write the estimate JSON here")
+    return parser
+
+
+def _options(pairs: list[str]) -> dict:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CodesignError(f"option {pair!r} is not KEY=VALUE", hint="write e.g. -O reuse_factor=4")
+        try:
+            options[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.replace("-", "_")] = value
+    return options
+
+
+def _console():
+    from rich.console import Console
+
+    # piped output gets a fixed width so tables stay readable in logs
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+def cmd_inspect(args) -> int:
+    from codesign.ir import load
+    from codesign.ir.describe import summary
+
+    graph = load(args.model)
+    info = summary(graph)
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+        return 0
+    from codesign.report_tables import layer_table
+
+    console = _console()
+    console.print(layer_table(info))
+    totals = info["totals"]
+    console.print(f"{info['inputs']} inputs -> {info['outputs']} outputs, head: {info['head']}; "
+                  f"{totals['parameters']} parameters, {totals['macs']} MACs "
+                  f"({totals['nonzero_macs']} non-zero), {totals['weight_bits']} weight bits")
+    if info["input_preprocessing"]:
+        console.print(f"input pre-processing: {', '.join(info['input_preprocessing'])}")
+    if not graph.integer:
+        console.print("note: some layer inputs are floating point; integer backends will ask for quantisers")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from codesign.ir import load
+    from codesign.ir.crosscheck import crosscheck, random_inputs
+
+    if args.samples < 1:
+        raise CodesignError(f"--samples {args.samples} must be >= 1", hint="pass a positive count")
+    graph = load(args.model)
+    result = crosscheck(graph, random_inputs(graph, args.samples, args.seed))
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(("OK: " if result.agrees else "MISMATCH: ") + result.describe())
+    return 0 if result.agrees else 1
+
+
+def cmd_cards(args) -> int:
+    from codesign.cards import list_cards, load_card
+
+    if args.name:
+        card = load_card(args.name)
+        if args.json:
+            data = {key: {"value": c.value, "unit": c.unit, "source": c.source}
+                    for key, c in card.constants().items()}
+            print(json.dumps({"name": card.name, "family": card.family, "constants": data}, indent=2))
+            return 0
+        from codesign.report_tables import card_table
+
+        _console().print(card_table(card))
+        return 0
+    cards = [c for c in list_cards() if not args.family or c.family == args.family]
+    if args.json:
+        print(json.dumps([{"name": c.name, "family": c.family, "description": c.description,
+                           "path": c.path} for c in cards], indent=2))
+        return 0
+    from codesign.report_tables import cards_table
+
+    _console().print(cards_table(cards))
+    return 0
+
+
+def cmd_backends(_args) -> int:
+    from codesign.backends import installed_backends
+
+    found = installed_backends()
+    if not found:
+        print("no backends installed")
+    for name, entry in found.items():
+        print(f"{name:10s} {entry.value}")
+    return 0
+
+
+def _graph_card_backend(args):
+    from codesign.backends import backend_for
+    from codesign.cards import load_card
+    from codesign.ir import load
+
+    card = load_card(args.card)
+    backend = backend_for(args.target, card)
+    return load(args.model), card, backend
+
+
+def cmd_export(args) -> int:
+    graph, card, backend = _graph_card_backend(args)
+    artifact = backend.lower(graph, card, args.out, overwrite=args.force, **_options(args.option))
+    print(f"wrote {artifact.directory} ({len(artifact.files)} files, sha256 {artifact.digest[:16]})")
+    return 0
+
+
+def cmd_estimate(args) -> int:
+    graph, card, backend = _graph_card_backend(args)
+    estimate = backend.estimate(graph, card, **_options(args.option))
+    if args.out:
+        estimate.save(args.out)
+    if args.json:
+        print(estimate.to_json(), end="")
+    else:
+        from codesign.report_tables import estimate_table
+
+        _console().print(estimate_table(estimate))
+    return 0
+
+
+COMMANDS = {"inspect": cmd_inspect, "verify": cmd_verify, "cards": cmd_cards, "backends": cmd_backends,
+            "export": cmd_export, "estimate": cmd_estimate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except CodesignError as exc:
+        print(f"codesign {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("codesign: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+__all__ = ["main"]

@@ -1,0 +1,49 @@
+"""Export a trained Brevitas model to a cleaned QONNX file that carries codesign metadata."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from codesign.errors import BackendError
+
+METADATA_PREFIX = "codesign."
+
+
+def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
+                 metadata: dict[str, str] | None = None) -> Path:
+    """Brevitas export_qonnx -> qonnx cleanup -> metadata_props; written atomically."""
+    import torch
+    from brevitas.export import export_qonnx as brevitas_export
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.cleanup import cleanup_model
+
+    import codesign
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    sample = torch.zeros(1, in_features)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
+        raw = Path(scratch) / "raw.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                # dynamo=False keeps the weights inside one file (no MODEL.onnx.data side file)
+                brevitas_export(model, args=sample, export_path=str(raw), dynamo=False)
+            except ModuleNotFoundError as exc:
+                raise BackendError(f"QONNX export needs {exc.name}",
+                                   hint="pip install onnxoptimizer (part of codesign[train])") from None
+            cleaned = cleanup_model(ModelWrapper(str(raw)))
+        props = {f"{METADATA_PREFIX}version": codesign.__version__, **(metadata or {})}
+        del cleaned.model.metadata_props[:]
+        for key, value in sorted(props.items()):
+            entry = cleaned.model.metadata_props.add()
+            entry.key = key if key.startswith(METADATA_PREFIX) else METADATA_PREFIX + key
+            entry.value = str(value)
+        staged = Path(scratch) / path.name
+        cleaned.save(str(staged))
+        os.replace(staged, path)
+    return path

@@ -1,0 +1,103 @@
+"""Brevitas quantised MLPs: the models codesign trains and exports to QONNX."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from codesign.errors import ParameterError
+from codesign.ir.quantspec import check_bits
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Shape and precision of a quantised MLP.
+
+    Inputs are expected in [0, 1] (see ``codesign.data``) and quantised with a fixed scale
+    1 / (2**input_bits - 1), so input codes are exactly what a sensor ADC would deliver.
+    """
+
+    hidden: tuple[int, ...] = (16,)
+    weight_bits: int = 4
+    act_bits: int = 4
+    input_bits: int = 4
+    per_channel: bool = False
+    batchnorm: bool = False
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        for name in ("weight_bits", "act_bits", "input_bits"):
+            bits = getattr(self, name)
+            check_bits(bits, f"MLPConfig.{name}")
+            if bits > 16:
+                raise ParameterError(f"MLPConfig.{name} = {bits} is too wide for quantisation-aware training",
+                                     hint="use 1..16 bits (8 or fewer is typical)")
+        if self.weight_bits == 1 and self.bias:
+            pass  # binary weights with an integer bias are fine
+        if any(h < 1 for h in self.hidden):
+            raise ParameterError(f"hidden sizes {self.hidden} must be positive", hint="e.g. hidden=(16,)")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class Topology:
+    in_features: int
+    classes: int
+    config: MLPConfig = field(default_factory=MLPConfig)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.in_features, *self.config.hidden, self.classes)
+
+
+def _quiet_brevitas_import() -> None:
+    """Import brevitas once with its optional-kernel notice silenced (it has no bearing here)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
+        import brevitas.nn  # noqa: F401
+
+
+def weight_quantizer(config: MLPConfig):
+    _quiet_brevitas_import()
+    from brevitas.quant import (
+        Int8WeightPerChannelFloat,
+        Int8WeightPerTensorFloat,
+        SignedBinaryWeightPerTensorConst,
+    )
+
+    if config.weight_bits == 1:
+        return SignedBinaryWeightPerTensorConst
+    return Int8WeightPerChannelFloat if config.per_channel else Int8WeightPerTensorFloat
+
+
+def build_mlp(topology: Topology):
+    """A torch.nn.Sequential of Brevitas layers: input quantiser, (Linear [BN] ReLU)*, Linear."""
+    _quiet_brevitas_import()
+    import brevitas.nn as qnn
+    import torch.nn as nn
+    from brevitas.quant import Int32Bias, Uint8ActPerTensorFloat
+
+    config = topology.config
+    sizes = topology.sizes
+    weight_quant = weight_quantizer(config)
+    layers: list[nn.Module] = [
+        qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=config.input_bits,
+                          scaling_impl_type="const", scaling_init=1.0, return_quant_tensor=True)
+    ]
+    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        last = index == len(sizes) - 2
+        kwargs = {"weight_quant": weight_quant, "bias": config.bias,
+                  "bias_quant": Int32Bias if config.bias else None}
+        if config.weight_bits > 1:
+            kwargs["weight_bit_width"] = config.weight_bits
+        layers.append(qnn.QuantLinear(fan_in, fan_out, return_quant_tensor=not last, **kwargs))
+        if not last:
+            if config.batchnorm:
+                layers.append(nn.BatchNorm1d(fan_out))
+            layers.append(qnn.QuantReLU(bit_width=config.act_bits, return_quant_tensor=True))
+    return nn.Sequential(*layers)

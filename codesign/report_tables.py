@@ -1,0 +1,60 @@
+"""Rich tables for the terminal: layers, cards, estimates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+
+def layer_table(info: dict[str, Any]) -> Table:
+    table = Table(title=f"{info['model']}: layers")
+    columns = (("layer", "layer"), ("shape", "in x out"), ("input", "input"), ("weight", "weights"),
+               ("output", "output"), ("activation", "activation"), ("accumulator_bits", "acc bits"),
+               ("macs", "MACs"), ("parameters", "params"), ("sparsity", "sparsity"))
+    for _, title in columns:
+        table.add_column(title, justify="right" if title in ("MACs", "params", "acc bits", "sparsity") else "left")
+    for row in info["layers"]:
+        cells = []
+        for key, _ in columns:
+            value = row[key]
+            if key == "sparsity":
+                value = f"{value:.1%}"
+            cells.append("-" if value is None else str(value))
+        table.add_row(*cells)
+    return table
+
+
+def cards_table(cards) -> Table:
+    table = Table(title="target cards")
+    for column in ("name", "family", "description"):
+        table.add_column(column)
+    for card in cards:
+        table.add_row(card.name, card.family, card.description)
+    return table
+
+
+def card_table(card) -> Table:
+    table = Table(title=f"{card.name} ({card.family}): {card.description}")
+    for column in ("key", "value (SI)", "as written", "source"):
+        table.add_column(column, overflow="fold")
+    for key, constant in card.constants().items():
+        table.add_row(key, f"{constant.value:.6g}", constant.unit, constant.source)
+    return table
+
+
+def estimate_table(estimate) -> Table:
+    table = Table(title=f"{estimate.model or 'model'} on {estimate.card} ({estimate.target}, {estimate.method})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    rows = (("latency", estimate.latency_s, "s"), ("energy", estimate.energy_j, "J"),
+            ("area", estimate.area_mm2, "mm²"), ("power", estimate.power_w, "W"))
+    for name, value, unit in rows:
+        table.add_row(name, f"{value:.4g} {unit}")
+    if estimate.throughput_inf_per_s:
+        table.add_row("throughput", f"{estimate.throughput_inf_per_s:.4g} inf/s")
+    for name, value in estimate.resources.items():
+        table.add_row(name, f"{value:g}")
+    for assumption in estimate.assumptions:
+        table.add_row("assumes", assumption)
+    return table
