@@ -79,11 +79,11 @@ def qonnx_execute(graph: LayerGraph, x: np.ndarray) -> np.ndarray:
     from qonnx.util.cleanup import cleanup_model
 
     x = np.asarray(x, dtype=np.float32)
-    model = graph.source
-    input_name = model.graph.input[0].name
     shape = (len(x), *graph.input_transform.input_shape)
     # a batch needs ChangeBatchSize and a second cleanup, or shapes stay unspecified
-    batched = cleanup_model(model.transform(ChangeBatchSize(len(x))))
+    batched = cleanup_model(graph.source.transform(ChangeBatchSize(len(x))))
+    initializers = {t.name for t in batched.graph.initializer}
+    input_name = next(i.name for i in batched.graph.input if i.name not in initializers)
     result = execute_onnx(batched, {input_name: x.reshape(shape)})
     return np.asarray(result[batched.graph.output[0].name], dtype=np.float64).reshape(len(x), -1)
 

@@ -40,11 +40,19 @@ def read_model(source: str | os.PathLike | Any):
 
 
 def clean(model):
-    """qonnx cleanup (shape inference, constant folding that keeps quantisers, unique names)."""
-    from qonnx.util.cleanup import cleanup_model
+    """qonnx's cleanup (shape inference, constant folding that keeps quantisers), keeping the
+    exporter's node and tensor names so that errors point at names the user knows."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (
+        GiveUniqueParameterTensors,
+        RemoveStaticGraphInputs,
+        RemoveUnusedTensors,
+    )
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
 
-    dynamic_inputs = [i for i in model.graph.input
-                      if i.name not in {t.name for t in model.graph.initializer}]
+    initializer_names = {t.name for t in model.graph.initializer}
+    dynamic_inputs = [i for i in model.graph.input if i.name not in initializer_names]
     if len(dynamic_inputs) != 1:
         raise TopologyError(
             f"the graph has {len(dynamic_inputs)} data inputs ({', '.join(i.name for i in dynamic_inputs)})",
@@ -54,17 +62,40 @@ def clean(model):
         raise TopologyError(f"the graph has {len(model.graph.output)} outputs",
                             hint="codesign lowers single-output MLPs")
     _check_input_shape(model, dynamic_inputs[0])
+    for node in model.graph.node:
+        if node.op_type in QUANT_DOMAIN_OPS:
+            node.domain = "qonnx.custom_op.general"  # exporters use several spellings
+    _name_unnamed_nodes(model)
+    op = _first_unknown_op(model)
+    if op:
+        raise UnsupportedOpError(f"node {op[0]!r} ({op[1]}) is not an ONNX or QONNX operator",
+                                 hint="export with standard ONNX and QONNX operators")
+    steps = (InferShapes(), GiveUniqueParameterTensors(),
+             FoldConstants(exclude_op_types=["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]),
+             FoldTransposeIntoQuantInit(), RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes())
     try:
-        return cleanup_model(model)
+        for step in steps:
+            model = model.transform(step)
     except Exception as exc:  # qonnx raises bare exceptions for malformed graphs
-        op = _first_unknown_op(model)
-        if op:
-            raise UnsupportedOpError(
-                f"node {op[0]!r} ({op[1]}) is not an operator qonnx can execute",
-                hint="export with standard ONNX and QONNX operators",
-            ) from None
         raise ModelFormatError(f"qonnx could not clean the graph ({type(exc).__name__}: {str(exc)[:160]})",
                                hint="check the export; run `qonnx-cleanup` on it to see details") from None
+    return model
+
+
+def _name_unnamed_nodes(model) -> None:
+    taken = {node.name for node in model.graph.node if node.name}
+    counters: dict[str, int] = {}
+    for node in model.graph.node:
+        if node.name:
+            continue
+        while True:
+            index = counters.get(node.op_type, 0)
+            counters[node.op_type] = index + 1
+            candidate = f"{node.op_type}_{index}"
+            if candidate not in taken:
+                break
+        node.name = candidate
+        taken.add(candidate)
 
 
 def _check_input_shape(model, graph_input) -> None:
@@ -87,7 +118,8 @@ def _first_unknown_op(model):
 
     known = {schema.name for schema in onnx.defs.get_all_schemas()}
     for node in model.graph.node:
-        if node.op_type not in known and node.op_type not in QUANT_DOMAIN_OPS:
+        if node.op_type not in known and node.op_type not in QUANT_DOMAIN_OPS and \
+                not node.domain.startswith(("qonnx", "finn")):
             return node.name or node.output[0], node.op_type
     return None
 

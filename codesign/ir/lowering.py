@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codesign.errors import FloatGraphError, MissingShapeError, TopologyError, UnsupportedOpError
+from codesign.errors import BitWidthError, FloatGraphError, MissingShapeError, TopologyError, UnsupportedOpError
 from codesign.ir.constants import ConstantResolver, attribute, node_label
 from codesign.ir.graph import DenseLayer, InputTransform, LayerGraph
 from codesign.ir.ops import Affine, Clip, FakeQuant, LeakyRelu, Relu, Sigmoid, Tanh
@@ -295,6 +295,11 @@ class _Lowering:
             raise TopologyError("the graph has no dense (Gemm/MatMul) layer", hint="export an MLP")
         self._fold_trailing_ops(current)
         layers.append(current.close())
+        for layer in layers:
+            if layer.accumulator_bits is not None and layer.accumulator_bits > 63:
+                raise BitWidthError(
+                    f"layer {layer.name} ({layer.source_nodes[0]}) needs a {layer.accumulator_bits}-bit accumulator",
+                    hint="reduce weight or activation bit widths so sums fit 63 bits")
         if layers[0].in_features != features:
             raise TopologyError(f"the first layer expects {layers[0].in_features} features, the input has {features}",
                                 hint="check Reshape/Flatten before the first layer")
