@@ -69,7 +69,7 @@ def section(cls):
 # ---------------------------------------------------------------------------------------------
 # Schemas
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FpgaPart:
     name: str = setting(doc="Vendor part number, passed to hls4ml and the vendor tools")
     device_family: str = setting(doc="Device family, e.g. zynq7000, virtexuplus")
@@ -84,13 +84,13 @@ class FpgaPart:
                                     doc="Width of the DSP multiplier's narrow input (18)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FpgaClock:
     period: Constant = constant("time", positive=True, doc="Target clock period of the design")
     uncertainty: Constant = constant("time", minimum=0, optional=True, doc="Clock uncertainty for HLS")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FpgaPower:
     static: Constant = constant("power", minimum=0, doc="Device static power at typical conditions")
     lut_dynamic: Constant = constant("power", minimum=0, doc="Dynamic power per used LUT at the card's clock")
@@ -101,7 +101,7 @@ class FpgaPower:
                                      doc="Switching activity assumed by the dynamic figures")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FpgaArea:
     lut: Constant = constant("area", positive=True, doc="Silicon area per LUT incl. its routing share")
     ff: Constant = constant("area", positive=True, doc="Silicon area per flip-flop")
@@ -109,7 +109,7 @@ class FpgaArea:
     bram_18k: Constant = constant("area", positive=True, doc="Silicon area per 18 Kb BRAM")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FpgaParams:
     part: FpgaPart = section(FpgaPart)
     clock: FpgaClock = section(FpgaClock)
@@ -117,7 +117,7 @@ class FpgaParams:
     area: FpgaArea = section(FpgaArea)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarArray:
     rows: Constant = constant("count", positive=True, integer=True, doc="Word lines per tile")
     cols: Constant = constant("count", positive=True, integer=True, doc="Bit lines per tile")
@@ -134,7 +134,7 @@ class CrossbarArray:
                            doc="Signed weights as a differential pair or an offset column")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Converter:
     bits: Constant = constant("bits", minimum=1, maximum=16, integer=True, doc="Resolution")
     energy: Constant = constant("energy", minimum=0, doc="Energy per conversion")
@@ -146,7 +146,7 @@ class Converter:
                         doc="DAC input mode, or ADC architecture")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarPeriphery:
     digital_energy_per_op: Constant = constant("energy", minimum=0,
                                                doc="Shift-and-add / accumulate energy per digital op")
@@ -154,7 +154,7 @@ class CrossbarPeriphery:
     digital_time_per_op: Constant = constant("time", minimum=0, doc="Latency of the digital accumulation step")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarNoise:
     programming: Constant = constant("dimensionless", minimum=0, doc="Programming noise sigma / (Gmax-Gmin)")
     read: Constant = constant("dimensionless", minimum=0, doc="Read noise sigma / (Gmax-Gmin), per read")
@@ -164,7 +164,7 @@ class CrossbarNoise:
     drift_nu: Constant = constant("dimensionless", minimum=0, optional=True, doc="Drift exponent of G(t)=G0 (t/t0)^-nu")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarParams:
     array: CrossbarArray = section(CrossbarArray)
     adc: Converter = section(Converter)
@@ -173,7 +173,7 @@ class CrossbarParams:
     noise: CrossbarNoise = section(CrossbarNoise)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PrintedCell:
     function: str = setting(doc="Boolean function in Liberty syntax, e.g. '!(A&B)'; 'latch'/'dff' for sequential")
     area: Constant = constant("area", positive=True, doc="Cell area")
@@ -183,7 +183,7 @@ class PrintedCell:
                                           doc="Energy per output transition")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PrintedProcess:
     technology: str = setting(doc="Process name, e.g. EGFET")
     supply_voltage: Constant = constant("voltage", positive=True, doc="Supply voltage of the cell library")
@@ -192,7 +192,7 @@ class PrintedProcess:
                                       doc="Classification period of published bespoke designs")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PrintedParams:
     process: PrintedProcess = section(PrintedProcess)
     cells: dict = field(default_factory=dict, metadata={"kind": "table", "cls": PrintedCell})
@@ -373,7 +373,7 @@ def shipped_card_files() -> dict[str, Path]:
 def load_card(name_or_path: str | os.PathLike) -> Card:
     """Load a card by shipped name (e.g. 'pynq-z2') or by path to a TOML file."""
     path = Path(name_or_path)
-    if not path.suffix == ".toml":
+    if path.suffix != ".toml":
         shipped = shipped_card_files()
         if str(name_or_path) not in shipped:
             raise CardError(f"no card named {str(name_or_path)!r}",

@@ -114,6 +114,7 @@ class Drift:
     baseline: float | None
     current: float | None
     tolerance: float
+    detail: str = ""  # for non-numeric keys (card_hash)
 
     @property
     def relative_change(self) -> float | None:
@@ -124,6 +125,8 @@ class Drift:
         return (self.current - self.baseline) / abs(self.baseline)
 
     def describe(self) -> str:
+        if self.detail:
+            return f"{self.key}: {self.detail}"
         if self.baseline is None:
             return f"{self.key}: new key (value {self.current:g})"
         if self.current is None:
@@ -157,5 +160,6 @@ def compare(current: Estimate, baseline: Estimate, tolerances: dict[str, float] 
         if scale and abs(b - a) > tolerance * abs(a) + 1e-300 and abs(b - a) / scale > 1e-12:
             drifts.append(Drift(key, a, b, tolerance))
     if current.card_hash != baseline.card_hash:
-        drifts.append(Drift("card_hash", None, None, 0.0))
+        drifts.append(Drift("card_hash", None, None, 0.0,
+                            detail=f"card changed ({baseline.card_hash[:12]} -> {current.card_hash[:12]})"))
     return drifts

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     config = MLPConfig(hidden=tuple(args.hidden), weight_bits=args.weight_bits, act_bits=args.act_bits,
                        input_bits=args.input_bits)
     topology = Topology(data.features, data.num_classes, config)
-    result = train(build_mlp(topology), data, TrainConfig(epochs=args.epochs, seed=args.seed))
+    result = train(build_mlp(topology, seed=args.seed), data, TrainConfig(epochs=args.epochs, seed=args.seed))
     console.print(f"[bold]2. train[/bold] Brevitas QAT {'-'.join(map(str, topology.sizes))}, "
                   f"w{config.weight_bits}a{config.act_bits}: test accuracy {result.test_accuracy:.2%}")
 

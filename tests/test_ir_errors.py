@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from graphs import GraphBuilder, brevitas_mlp, save
 from onnx import TensorProto, helper
 
 from codesign import errors
 from codesign.cli import main
 from codesign.ir import load
-from graphs import GraphBuilder, brevitas_mlp, save
 
 
 def conv_graph() -> onnx.ModelProto:

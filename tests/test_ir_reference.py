@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from graphs import GraphBuilder, brevitas_mlp, finn_tfc, qkeras_mlp
 
 from codesign.ir import execute, load
 from codesign.ir.crosscheck import crosscheck, random_inputs
 from codesign.ir.describe import summary
-from graphs import GraphBuilder, brevitas_mlp, finn_tfc, qkeras_mlp
 
 FRONTENDS = {
     "qkeras_float_input": lambda: qkeras_mlp(),
@@ -111,9 +111,8 @@ def test_summary_counts() -> None:
 
 
 def test_loading_a_path_and_a_wrapper_agree(tmp_path) -> None:
-    from qonnx.core.modelwrapper import ModelWrapper
-
     from graphs import save
+    from qonnx.core.modelwrapper import ModelWrapper
 
     path = save(brevitas_mlp(), tmp_path / "m.onnx")
     by_path, by_wrapper = load(path), load(ModelWrapper(str(path)))

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codesign.errors import BitWidthError, FloatGraphError, MissingShapeError, TopologyError, UnsupportedOpError
+from codesign.errors import (
+    BitWidthError,
+    FloatGraphError,
+    MissingShapeError,
+    TopologyError,
+    UnsupportedOpError,
+)
 from codesign.ir.constants import ConstantResolver, attribute, node_label
 from codesign.ir.graph import DenseLayer, InputTransform, LayerGraph
 from codesign.ir.ops import Affine, Clip, FakeQuant, LeakyRelu, Relu, Sigmoid, Tanh

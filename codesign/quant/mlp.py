@@ -75,8 +75,19 @@ def weight_quantizer(config: MLPConfig):
     return Int8WeightPerChannelFloat if config.per_channel else Int8WeightPerTensorFloat
 
 
-def build_mlp(topology: Topology):
-    """A torch.nn.Sequential of Brevitas layers: input quantiser, (Linear [BN] ReLU)*, Linear."""
+def build_mlp(topology: Topology, *, seed: int = 0):
+    """A torch.nn.Sequential of Brevitas layers: input quantiser, (Linear [BN] ReLU)*, Linear.
+
+    Initial weights depend only on ``seed`` (the global torch RNG is left untouched).
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _build(topology)
+
+
+def _build(topology: Topology):
     _quiet_brevitas_import()
     import brevitas.nn as qnn
     import torch.nn as nn
