@@ -54,6 +54,9 @@ def atomic_directory(destination: str | os.PathLike, *, overwrite: bool = False)
         raise BackendError(f"{destination} already exists", hint="choose another --out or pass --force")
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".partial", dir=destination.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the result should look like mkdir's
     try:
         yield staging
     except BaseException:

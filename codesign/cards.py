@@ -238,16 +238,18 @@ def _flatten(obj: Any, prefix: str):
 # Loading
 # ---------------------------------------------------------------------------------------------
 def _build(cls, table: Any, where: str, file: str):
+    """Build a schema dataclass from a TOML table; ``where`` is the dotted key ('' at the top)."""
     if not isinstance(table, dict):
         raise CardError(f"{file}: [{where}] must be a table", hint=f"write a [{where}] section")
     known = {f.name: f for f in dataclasses.fields(cls)}
     for key in table:
         if key not in known:
-            raise CardError(f"{file}: unknown key '{where}.{key}'",
+            dotted = f"{where}.{key}" if where else key
+            raise CardError(f"{file}: unknown key '{dotted}'",
                             hint=f"expected one of: {', '.join(sorted(known))}")
     values = {}
     for name, f in known.items():
-        key = f"{where}.{name}"
+        key = f"{where}.{name}" if where else name
         kind = f.metadata.get("kind")
         if name not in table:
             has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
@@ -341,7 +343,7 @@ def parse_card(text: str, path: str = "<card>") -> Card:
         raise CardError(f"{path}: 'family' = {family!r} is invalid", hint=f"expected one of {', '.join(FAMILIES)}")
     name = data.pop("name")
     description = data.pop("description", "")
-    params = _build(PARAMS[family], data, family, path)
+    params = _build(PARAMS[family], data, "", path)
     _family_checks(family, params, path)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Card(name=name, family=family, description=description, params=params, path=path,
@@ -350,7 +352,7 @@ def parse_card(text: str, path: str = "<card>") -> Card:
 
 def _family_checks(family: str, params: Any, path: str) -> None:
     if family == "crossbar" and params.array.g_max.value <= params.array.g_min.value:
-        raise CardError(f"{path}: 'crossbar.array.g_max' must exceed 'crossbar.array.g_min'",
+        raise CardError(f"{path}: 'array.g_max' must exceed 'array.g_min'",
                         hint="swap or fix the conductance range")
 
 
