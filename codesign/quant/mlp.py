@@ -24,17 +24,20 @@ class MLPConfig:
     per_channel: bool = False
     batchnorm: bool = False
     bias: bool = True
+    fixed_random: tuple[int, ...] = ()  # indices of dense layers drawn from the device and frozen
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "fixed_random", tuple(int(i) for i in self.fixed_random))
+        if any(not 0 <= i <= len(self.hidden) for i in self.fixed_random):
+            raise ParameterError(f"fixed_random layer indices {self.fixed_random} must be in 0..{len(self.hidden)}",
+                                 hint="index the dense layers from 0 (input side)")
         for name in ("weight_bits", "act_bits", "input_bits"):
             bits = getattr(self, name)
             check_bits(bits, f"MLPConfig.{name}")
             if bits > 16:
                 raise ParameterError(f"MLPConfig.{name} = {bits} is too wide for quantisation-aware training",
                                      hint="use 1..16 bits (8 or fewer is typical)")
-        if self.weight_bits == 1 and self.bias:
-            pass  # binary weights with an integer bias are fine
         if any(h < 1 for h in self.hidden):
             raise ParameterError(f"hidden sizes {self.hidden} must be positive", hint="e.g. hidden=(16,)")
 
@@ -53,45 +56,46 @@ class Topology:
         return (self.in_features, *self.config.hidden, self.classes)
 
 
-def _quiet_brevitas_import() -> None:
-    """Import brevitas once with its optional-kernel notice silenced (it has no bearing here)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
-        import brevitas.nn  # noqa: F401
-
-
 def weight_quantizer(config: MLPConfig):
-    _quiet_brevitas_import()
     from brevitas.quant import (
         Int8WeightPerChannelFloat,
         Int8WeightPerTensorFloat,
         SignedBinaryWeightPerTensorConst,
     )
 
+    import codesign.quant.brevitas_import  # noqa: F401  (quiet import first)
+
     if config.weight_bits == 1:
         return SignedBinaryWeightPerTensorConst
     return Int8WeightPerChannelFloat if config.per_channel else Int8WeightPerTensorFloat
 
 
-def build_mlp(topology: Topology, *, seed: int = 0):
+def build_mlp(topology: Topology, *, seed: int = 0, switching=None):
     """A torch.nn.Sequential of Brevitas layers: input quantiser, (Linear [BN] ReLU)*, Linear.
 
-    Initial weights depend only on ``seed`` (the global torch RNG is left untouched).
+    Initial weights depend only on ``seed`` (the global torch RNG is left untouched);
+    layers listed in ``config.fixed_random`` are sampled from ``switching`` and frozen.
     """
     import torch
 
+    from codesign.quant.fixed_random import SwitchingDistribution, make_fixed_random
+    from codesign.quant.noisy import noisy_layers
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _build(topology)
+        model = _build(topology)
+    dense = noisy_layers(model)
+    for index in topology.config.fixed_random:
+        make_fixed_random(dense[index], switching or SwitchingDistribution(), seed * 7919 + index)
+    return model
 
 
 def _build(topology: Topology):
-    _quiet_brevitas_import()
-    import brevitas.nn as qnn
     import torch.nn as nn
     from brevitas.quant import Int32Bias, Uint8ActPerTensorFloat
+
+    from codesign.quant.brevitas_import import qnn
+    from codesign.quant.noisy import NoisyQuantLinear
 
     config = topology.config
     sizes = topology.sizes
@@ -106,7 +110,8 @@ def _build(topology: Topology):
                   "bias_quant": Int32Bias if config.bias else None}
         if config.weight_bits > 1:
             kwargs["weight_bit_width"] = config.weight_bits
-        layers.append(qnn.QuantLinear(fan_in, fan_out, return_quant_tensor=not last, **kwargs))
+        # plain-tensor outputs: the activation quantiser that follows re-quantises them anyway
+        layers.append(NoisyQuantLinear(fan_in, fan_out, return_quant_tensor=False, **kwargs))
         if not last:
             if config.batchnorm:
                 layers.append(nn.BatchNorm1d(fan_out))

@@ -17,6 +17,8 @@ class TrainConfig:
     learning_rate: float = 0.02
     weight_decay: float = 0.0
     seed: int = 0
+    noise: object = None  # a NoiseModel: fault- / variability-aware training; None: plain QAT
+    regularization: float = 0.0  # weight of the fault-sensitivity penalty (needs ``noise``)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -24,6 +26,14 @@ class TrainConfig:
                                  hint="use positive values")
         if not self.learning_rate > 0:
             raise ParameterError(f"learning rate {self.learning_rate} must be > 0", hint="e.g. 0.01")
+        if self.regularization < 0:
+            raise ParameterError(f"regularization {self.regularization} must be >= 0", hint="e.g. 0.1")
+        if self.regularization and self.noise is None:
+            raise ParameterError("regularization needs a noise model", hint="set noise=NoiseModel(...)")
+
+    @property
+    def mode(self) -> str:
+        return "plain" if self.noise is None else "fault_aware"
 
 
 @dataclass
@@ -53,19 +63,25 @@ def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 def train(model, data: Dataset, config: TrainConfig = TrainConfig(), *, progress: bool = True,
           loss_hook=None) -> TrainResult:
-    """Adam + cosine schedule on cross-entropy. ``loss_hook(model) -> tensor`` adds a regulariser."""
+    """Adam + cosine schedule on cross-entropy; with ``config.noise`` every step sees a freshly
+    sampled faulty chip. ``loss_hook(model) -> tensor`` adds any extra regulariser."""
     import torch
     from tqdm.auto import tqdm
 
+    from codesign.quant.noisy import set_training_noise
+    from codesign.quant.regularize import robustness_penalty
+
     seed_everything(config.seed)
+    set_training_noise(model, config.noise, config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     x = torch.as_tensor(data.x_train, dtype=torch.float32)
     y = torch.as_tensor(data.y_train, dtype=torch.long)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     loss_fn = torch.nn.CrossEntropyLoss()
     history = []
-    bar = tqdm(range(config.epochs), desc=f"training on {data.name}", unit="epoch", disable=not progress,
+    bar = tqdm(range(config.epochs), desc=f"{config.mode} training on {data.name}", unit="epoch", disable=not progress,
                leave=False)
     for epoch in bar:
         model.train()
@@ -79,6 +95,8 @@ def train(model, data: Dataset, config: TrainConfig = TrainConfig(), *, progress
             out = model(x[batch])
             out = out.value if hasattr(out, "value") else out
             loss = loss_fn(out, y[batch])
+            if config.regularization:
+                loss = loss + config.regularization * robustness_penalty(model, config.noise)
             if loss_hook is not None:
                 loss = loss + loss_hook(model)
             loss.backward()
@@ -88,5 +106,6 @@ def train(model, data: Dataset, config: TrainConfig = TrainConfig(), *, progress
         history.append({"epoch": epoch + 1, "loss": total / len(x)})
         bar.set_postfix(loss=f"{total / len(x):.4f}")
     bar.close()
+    set_training_noise(model, None)
     return TrainResult(model, accuracy(model, data.x_train, data.y_train),
                        accuracy(model, data.x_test, data.y_test), history)

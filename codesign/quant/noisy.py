@@ -1,0 +1,69 @@
+"""A Brevitas QuantLinear that sees the chip's non-idealities while it trains.
+
+In training mode, every forward pass perturbs the quantised weight codes with a freshly
+sampled chip (bit faults, stuck cells, programming noise, variability) and adds read noise
+to the column sums; gradients pass straight through the discrete faults. In eval mode, and
+during export, it is exactly a QuantLinear.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from codesign.noise.models import NoiseModel
+from codesign.noise.perturb import read_noise, weight_range
+from codesign.quant.brevitas_import import qnn
+
+
+class NoisyQuantLinear(qnn.QuantLinear):
+    """QuantLinear + hardware-in-the-loop noise during training; ``fixed_random`` freezes weights."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.noise: NoiseModel | None = None
+        self.noise_generator: torch.Generator | None = None
+        self.fixed_random = False
+
+    def set_noise(self, model: NoiseModel | None, seed: int) -> None:
+        self.noise = None if model is None or model.is_ideal else model
+        self.noise_generator = torch.Generator().manual_seed(seed)
+
+    def weight_code_range(self) -> tuple[int, int, bool, bool]:
+        quant = self.quant_weight()
+        bits = int(quant.bit_width.item())
+        signed = bool(quant.signed)
+        bipolar = bits == 1 and signed
+        narrow = bool(getattr(self.weight_quant, "is_narrow_range", True))
+        return bits, weight_range(bits, signed, bipolar, narrow), signed, bipolar
+
+    def inner_forward_impl(self, x, quant_weight, quant_bias):
+        if not self.training or self.noise is None:
+            return super().inner_forward_impl(x, quant_weight, quant_bias)
+        from codesign.noise.perturb import perturb
+
+        x_value = x.value if hasattr(x, "value") else x
+        weight = quant_weight.value if hasattr(quant_weight, "value") else quant_weight
+        scale = quant_weight.scale
+        bias = quant_bias.value if hasattr(quant_bias, "value") else quant_bias
+        bits, w_max, signed, bipolar = self.weight_code_range()
+        codes = weight / scale
+        gens = {stream: self.noise_generator for stream in ("bits", "stuck", "programming", "variability", "drift")}
+        noisy = perturb(codes, bits=bits, w_max=w_max, model=self.noise, gens=gens, signed=signed, bipolar=bipolar)
+        out = F.linear(x_value, noisy * scale, bias)
+        if self.noise.read.sigma:
+            in_scale = x.scale if hasattr(x, "scale") and x.scale is not None else 1.0
+            std_scale = scale.reshape(-1) * in_scale
+            out = out + read_noise(torch.zeros_like(out), x_value / in_scale, self.noise.read.sigma, w_max,
+                                   self.noise_generator) * std_scale
+        return out
+
+
+def noisy_layers(model) -> list[NoisyQuantLinear]:
+    return [m for m in model.modules() if isinstance(m, NoisyQuantLinear)]
+
+
+def set_training_noise(model, noise: NoiseModel | None, seed: int = 0) -> None:
+    """Enable (or, with None, disable) noise injection in every NoisyQuantLinear."""
+    for index, layer in enumerate(noisy_layers(model)):
+        layer.set_noise(noise, seed * 1000 + index)
