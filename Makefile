@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: setup demo test test-slow lint format clean
+.PHONY: setup demo test test-slow bench-robustness lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: setup
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
+
+# fault-aware vs plain QAT on pendigits and cardio (UCI files from ../shared/data/uci), ~5-10 min
+bench-robustness: setup
+	$(BIN)/python flows/fault_aware_training.py --out runs/fault_aware
 
 lint: setup
 	$(BIN)/ruff check codesign flows tests examples

@@ -96,6 +96,12 @@ def cmd_inspect(args) -> int:
                   f"({totals['nonzero_macs']} non-zero), {totals['weight_bits']} weight bits")
     if info["input_preprocessing"]:
         console.print(f"input pre-processing: {', '.join(info['input_preprocessing'])}")
+    if info["fixed_random_layers"]:
+        console.print(f"fixed-random layers (realised by device switching, never trained): "
+                      f"{', '.join(info['fixed_random_layers'])}")
+    for key in ("codesign.training", "codesign.seed", "codesign.noise_model", "codesign.dataset"):
+        if key in info["metadata"]:
+            console.print(f"{key.split('.', 1)[1]}: {info['metadata'][key]}")
     if not graph.integer:
         console.print("note: some layer inputs are floating point; integer backends will ask for quantisers")
     return 0

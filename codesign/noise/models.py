@@ -205,3 +205,9 @@ def named_model(name: str, *, level: float = 0.0, card=None) -> NoiseModel:
             raise ParameterError("noise model 'card' needs a crossbar card", hint="pass --card NAME")
         return NoiseModel.from_card(card)
     raise ParameterError(f"unknown noise model {name!r}", hint=f"use one of {', '.join(NAMED_MODELS)}")
+
+
+def noise_model_of(graph) -> NoiseModel | None:
+    """The noise model a graph was trained against (from its QONNX metadata), if any."""
+    text = graph.metadata.get("codesign.noise_model")
+    return NoiseModel.from_json(text) if text else None

@@ -47,3 +47,20 @@ def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
         cleaned.save(str(staged))
         os.replace(staged, path)
     return path
+
+
+def training_metadata(mlp, train_config, *, dataset: str = "", switching=None) -> dict[str, str]:
+    """The metadata_props codesign writes: seed, model shape, training mode, noise model, and
+    which dense layers are fixed-random (with their switching distribution)."""
+    metadata = {"seed": str(train_config.seed), "mlp_config": mlp.to_json(), "training": train_config.mode}
+    if dataset:
+        metadata["dataset"] = dataset
+    if train_config.noise is not None:
+        metadata["noise_model"] = train_config.noise.to_json()
+        metadata["regularization"] = str(train_config.regularization)
+    if mlp.fixed_random:
+        from codesign.quant.fixed_random import SwitchingDistribution
+
+        metadata["fixed_random_layers"] = ",".join(f"dense{i}" for i in mlp.fixed_random)
+        metadata["fixed_random_distribution"] = (switching or SwitchingDistribution()).to_json()
+    return metadata

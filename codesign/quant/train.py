@@ -18,6 +18,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     noise: object = None  # a NoiseModel: fault- / variability-aware training; None: plain QAT
+    chip: tuple[int, int] | None = None  # (seed, instance): fine-tune for one known chip's faults
     regularization: float = 0.0  # weight of the fault-sensitivity penalty (needs ``noise``)
 
     def __post_init__(self) -> None:
@@ -31,9 +32,14 @@ class TrainConfig:
         if self.regularization and self.noise is None:
             raise ParameterError("regularization needs a noise model", hint="set noise=NoiseModel(...)")
 
+        if self.chip is not None and self.noise is None:
+            raise ParameterError("chip-specific fine-tuning needs a noise model", hint="set noise=NoiseModel(...)")
+
     @property
     def mode(self) -> str:
-        return "plain" if self.noise is None else "fault_aware"
+        if self.noise is None:
+            return "plain"
+        return "fault_aware" if self.chip is None else "chip_fine_tuning"
 
 
 @dataclass
@@ -68,11 +74,14 @@ def train(model, data: Dataset, config: TrainConfig = TrainConfig(), *, progress
     import torch
     from tqdm.auto import tqdm
 
-    from codesign.quant.noisy import set_training_noise
+    from codesign.quant.noisy import set_chip, set_training_noise
     from codesign.quant.regularize import robustness_penalty
 
     seed_everything(config.seed)
-    set_training_noise(model, config.noise, config.seed)
+    if config.chip is None:
+        set_training_noise(model, config.noise, config.seed)
+    else:
+        set_chip(model, config.noise, *config.chip)
     generator = torch.Generator().manual_seed(config.seed)
     x = torch.as_tensor(data.x_train, dtype=torch.float32)
     y = torch.as_tensor(data.y_train, dtype=torch.long)
@@ -106,6 +115,7 @@ def train(model, data: Dataset, config: TrainConfig = TrainConfig(), *, progress
         history.append({"epoch": epoch + 1, "loss": total / len(x)})
         bar.set_postfix(loss=f"{total / len(x):.4f}")
     bar.close()
-    set_training_noise(model, None)
-    return TrainResult(model, accuracy(model, data.x_train, data.y_train),
-                       accuracy(model, data.x_test, data.y_test), history)
+    result = TrainResult(model, accuracy(model, data.x_train, data.y_train),
+                         accuracy(model, data.x_test, data.y_test), history)
+    set_training_noise(model, None)  # eval and export see the plain quantised model
+    return result
