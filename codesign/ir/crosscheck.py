@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from codesign.ir.graph import LayerGraph
+from codesign.ir.loader import data_inputs
 from codesign.ir.reference import execute, prepare_inputs, run_layer
 
 AMBIGUOUS_LSB = 1e-3  # float32 evaluation can land on either side of a boundary this close
@@ -81,8 +82,7 @@ def qonnx_execute(graph: LayerGraph, x: np.ndarray) -> np.ndarray:
     shape = (len(x), *graph.input_transform.input_shape)
     # a batch needs ChangeBatchSize and a second cleanup, or shapes stay unspecified
     batched = cleanup_model(graph.source.transform(ChangeBatchSize(len(x))))
-    initializers = {t.name for t in batched.graph.initializer}
-    input_name = next(i.name for i in batched.graph.input if i.name not in initializers)
+    input_name = data_inputs(batched)[0].name
     result = execute_onnx(batched, {input_name: x.reshape(shape)})
     return np.asarray(result[batched.graph.output[0].name], dtype=np.float64).reshape(len(x), -1)
 

@@ -12,6 +12,12 @@ from codesign.errors import MissingShapeError, ModelFormatError, TopologyError, 
 QUANT_DOMAIN_OPS = ("Quant", "BipolarQuant", "Trunc")
 
 
+def data_inputs(model) -> list:
+    """Graph inputs that carry data (exporters also list initializers as inputs)."""
+    initializer_names = {t.name for t in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializer_names]
+
+
 def read_model(source: str | os.PathLike | Any):
     """Return a qonnx ModelWrapper for a path or an existing wrapper / ModelProto."""
     import onnx
@@ -51,8 +57,7 @@ def clean(model):
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
 
-    initializer_names = {t.name for t in model.graph.initializer}
-    dynamic_inputs = [i for i in model.graph.input if i.name not in initializer_names]
+    dynamic_inputs = data_inputs(model)
     if len(dynamic_inputs) != 1:
         raise TopologyError(
             f"the graph has {len(dynamic_inputs)} data inputs ({', '.join(i.name for i in dynamic_inputs)})",

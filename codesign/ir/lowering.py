@@ -23,6 +23,7 @@ from codesign.errors import (
 )
 from codesign.ir.constants import ConstantResolver, attribute, node_label
 from codesign.ir.graph import DenseLayer, InputTransform, LayerGraph
+from codesign.ir.loader import data_inputs
 from codesign.ir.ops import Affine, Clip, FakeQuant, LeakyRelu, Relu, Sigmoid, Tanh
 from codesign.ir.quantspec import QuantSpec, make_spec
 
@@ -66,10 +67,8 @@ class _Lowering:
 
     # -- the data path -------------------------------------------------------------------
     def chain(self) -> list:
-        graph = self.model.graph
-        initializers = {t.name for t in graph.initializer}
-        tensor = next(i.name for i in graph.input if i.name not in initializers)
-        output = graph.output[0].name
+        tensor = data_inputs(self.model)[0].name
+        output = self.model.graph.output[0].name
         nodes = []
         while tensor != output:
             users = [n for n in self.consumers.get(tensor, []) if not self.constants.is_constant(n.output[0])]
@@ -234,9 +233,7 @@ class _Lowering:
 
     # -- the whole graph ---------------------------------------------------------------------
     def run(self) -> tuple[InputTransform, list[DenseLayer], str]:
-        graph = self.model.graph
-        initializers = {t.name for t in graph.initializer}
-        input_name = next(i.name for i in graph.input if i.name not in initializers)
+        input_name = data_inputs(self.model)[0].name
         input_shape = self.shape(input_name)
         features = int(np.prod(input_shape[1:]))
         pre_ops: list = []

@@ -16,7 +16,7 @@ from codesign.errors import ParameterError
 from codesign.ir.graph import LayerGraph
 from codesign.ir.reference import input_codes, requantize
 from codesign.noise.models import NoiseModel
-from codesign.noise.perturb import instance_generators, perturb, read_noise, weight_range
+from codesign.noise.perturb import generator, instance_generators, perturb, read_noise, weight_range
 
 DEFAULT_INSTANCES = 20
 
@@ -44,6 +44,10 @@ class MonteCarloResult:
                 "instances": len(self.accuracies)}
 
 
+def _stored_range(spec) -> int:
+    return weight_range(spec.bits, spec.signed, spec.bipolar, spec.narrow)
+
+
 def chip_weights(graph: LayerGraph, model: NoiseModel, seed: int, instances: range) -> list[torch.Tensor]:
     """Per layer, the effective weight codes of each chip instance: (K, out, in) float64."""
     stacks = []
@@ -53,7 +57,7 @@ def chip_weights(graph: LayerGraph, model: NoiseModel, seed: int, instances: ran
         if model.static_is_ideal:
             stacks.append(codes.unsqueeze(0).expand(len(instances), *codes.shape))
             continue
-        w_max = weight_range(spec.bits, spec.signed, spec.bipolar, spec.narrow)
+        w_max = _stored_range(spec)
         stacks.append(torch.stack([
             perturb(codes, bits=spec.bits, w_max=w_max, model=model, gens=instance_generators(seed, k, index),
                     signed=spec.signed, bipolar=spec.bipolar)
@@ -73,9 +77,8 @@ def simulate(graph: LayerGraph, x: np.ndarray, model: NoiseModel, *, instances: 
     for index, layer in enumerate(graph.layers):
         accumulator = torch.matmul(current, weights[index].transpose(1, 2))
         if model.read.sigma:
-            spec = layer.weight_quant
-            w_max = weight_range(spec.bits, spec.signed, spec.bipolar, spec.narrow)
-            gens = [instance_generators(seed, k, index)["read"] for k in chips]
+            w_max = _stored_range(layer.weight_quant)
+            gens = [generator(seed, k, index, "read") for k in chips]
             accumulator = torch.stack([read_noise(accumulator[i], current[i], model.read.sigma, w_max, g)
                                        for i, g in enumerate(gens)])
         value = requantize(layer, accumulator.numpy())

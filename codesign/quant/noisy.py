@@ -38,8 +38,9 @@ class NoisyQuantLinear(qnn.QuantLinear):
         self.noise = None if model.is_ideal else model
         self.chip = (seed, instance, layer_index)
 
-    def weight_code_range(self) -> tuple[int, int, bool, bool]:
-        quant = self.quant_weight()
+    def weight_code_range(self, quant=None) -> tuple[int, int, bool, bool]:
+        """(bits, largest stored |code|, signed, bipolar) of the weight quantiser."""
+        quant = self.quant_weight() if quant is None else quant
         bits = int(quant.bit_width.item())
         signed = bool(quant.signed)
         bipolar = bits == 1 and signed
@@ -55,7 +56,7 @@ class NoisyQuantLinear(qnn.QuantLinear):
         weight = quant_weight.value if hasattr(quant_weight, "value") else quant_weight
         scale = quant_weight.scale
         bias = quant_bias.value if hasattr(quant_bias, "value") else quant_bias
-        bits, w_max, signed, bipolar = self.weight_code_range()
+        bits, w_max, signed, bipolar = self.weight_code_range(quant_weight)
         codes = weight / scale
         if self.chip is not None:
             gens = instance_generators(*self.chip)

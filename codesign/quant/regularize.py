@@ -50,8 +50,9 @@ def robustness_penalty(model, noise: NoiseModel) -> torch.Tensor:
     total = torch.zeros(())
     layers = [layer for layer in noisy_layers(model) if not layer.fixed_random]
     for layer in layers:
-        bits, w_max, signed, bipolar = layer.weight_code_range()
-        scale = layer.quant_weight().scale.detach()
+        quant = layer.quant_weight()
+        bits, w_max, signed, bipolar = layer.weight_code_range(quant)
+        scale = quant.scale.detach()
         codes = layer.weight / scale
         term = torch.zeros(())
         if noise.bit_faults.rate:
