@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "estimate", "execute", "load", "lower"]
+__all__ = ["__version__", "estimate", "execute", "load", "lower", "simulate"]
 
 
 def load(source, **kwargs):
@@ -37,3 +37,10 @@ def estimate(graph, card, *, target: str | None = None, **options):
     from codesign.backends import backend_for
 
     return backend_for(target, card).estimate(graph, card, **options)
+
+
+def simulate(graph, card, x, y=None, **kwargs):
+    """Monte-Carlo simulation of chip instances on a crossbar card (see codesign.backends.crossbar)."""
+    from codesign.backends.crossbar.simulator import simulate as _simulate
+
+    return _simulate(graph, card, x, y, **kwargs)
