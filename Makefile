@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: setup demo test test-slow bench-robustness lint format clean
+.PHONY: setup demo test test-slow bench-robustness bench-crossbar lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +31,16 @@ test-slow: setup
 bench-robustness: setup
 	$(BIN)/python flows/fault_aware_training.py --out runs/fault_aware
 
+# crossbar simulator vs IBM aihwkit (built from source, ~6 min the first time) and float torch, ~3 min
+bench-crossbar: setup
+	bash benchmarks/install_aihwkit.sh $(VENV)
+	$(BIN)/python benchmarks/crossbar_throughput.py
+
 lint: setup
-	$(BIN)/ruff check codesign flows tests examples
+	$(BIN)/ruff check codesign flows tests examples benchmarks
 
 format: setup
-	$(BIN)/ruff format codesign flows tests examples
+	$(BIN)/ruff format codesign flows tests examples benchmarks
 
 clean:
 	rm -rf $(VENV) runs build dist *.egg-info .pytest_cache .ruff_cache

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# The submodule codesign.estimate is loaded first so that the function below, not the module,
+# stays bound to the name ``codesign.estimate`` (a later first import would rebind it).
+from codesign import estimate as _estimate_module  # noqa: E402,F401
+
 __all__ = ["__version__", "estimate", "execute", "load", "lower", "simulate"]
 
 

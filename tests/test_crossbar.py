@@ -298,3 +298,13 @@ def test_float_hidden_activation_is_rejected(graphs) -> None:
     layers[1] = replace(layers[1], input_quant=None)
     with pytest.raises(CodesignError, match="quantised activations"):
         map_graph(replace(graph, layers=tuple(layers)), load_card("rram-40nm"))
+
+
+def test_top_level_api_names_stay_functions(graphs) -> None:
+    import codesign
+    import codesign.estimate  # noqa: F401  (importing the submodule must not shadow the function)
+
+    estimate = codesign.estimate(graphs["tfc_w1a1"], load_card("rram-40nm"), target="crossbar")
+    assert estimate.target == "crossbar"
+    result = codesign.simulate(graphs["tfc_w1a1"], "rram-40nm", inputs(graphs["tfc_w1a1"], 50), instances=1)
+    assert result.predictions.shape == (1, 50)

@@ -29,7 +29,7 @@ from . import devices
 from .converters import AdcModel, adc_for, input_digits
 from .mapping import CrossbarMapping, LayerMapping, map_graph, stored_levels
 from .readnoise import BLOCK, SOURCES, ReadNoiseSource
-from .requant import folded_requantizer, requantize
+from .requant import folded_requantizer, quantize, requantize
 
 FIXED_RANDOM_MODES = ("resample", "stored")
 EXACT_FLOAT32 = 2**24
@@ -290,12 +290,15 @@ def _run_layer(step: _ChunkLayer, h: torch.Tensor, chunk: range, block: int, rea
 
 def _add_noise(sums: torch.Tensor, energy: torch.Tensor, scale: float, step: _ChunkLayer, chunk: range, block: int,
                read: int, reads: ReadNoiseSource) -> None:
-    """Read noise of one read: std = scale * sqrt(sum of squared drives) per (instance, sample)."""
-    std = torch.sqrt(energy).mul_(scale).unsqueeze(-1)  # (B, 1) shared, (K, B, 1) per instance
-    batch, out = sums.shape[0] if step.shared else sums.shape[1], sums.shape[-1]
-    for position, k in enumerate(chunk):
-        window = reads.window(k, step.plan.index, block, read, (batch, out))
-        _instance(sums, position, step.shared).addcmul_(window, std if step.shared else std[position])
+    """Read noise of one read, in place: std = scale * sqrt(sum of squared drives) per (instance, sample)."""
+    std = torch.sqrt(energy).mul_(scale).unsqueeze(-1)  # (B, 1) shared input, (K, B, 1) per instance
+    batch = sums.shape[0] if step.shared else sums.shape[1]
+    for start, noise in reads.windows(chunk, step.plan.index, block, read, (batch, sums.shape[-1])):
+        run = noise.shape[0]
+        if step.shared:  # sums (B, K, out)
+            sums[:, start:start + run].addcmul_(noise.transpose(0, 1), std.unsqueeze(1))
+        else:
+            sums[start:start + run].addcmul_(noise, std[start:start + run])
 
 
 def simulate(graph: LayerGraph, card: Card, x: np.ndarray, y: np.ndarray | None = None, *, instances: int = 20,
@@ -340,7 +343,7 @@ def simulate(graph: LayerGraph, card: Card, x: np.ndarray, y: np.ndarray | None 
     product_dtype = dtype
     if exact and all(accumulator_bound(layer.weight, layer.input_quant) < EXACT_FLOAT32 for layer in layers):
         product_dtype = torch.float32
-    codes = torch.as_tensor(layers[0].input_quant.quantize(values), dtype=product_dtype)
+    codes = quantize(layers[0].input_quant, torch.as_tensor(values)).to(product_dtype)  # as QuantSpec.quantize
     switching = _switching(graph)
     folded = [folded_requantizer(layer, product_dtype) for layer in layers]
     reads = ReadNoiseSource(seed, read_noise_source, product_dtype)
