@@ -104,6 +104,7 @@ def test_float_input_is_quantised_by_the_dac(tmp_path: Path) -> None:
     assert graph.input_quant is None
     x = inputs(graph, 2000)
     result = simulate(graph, "rram-40nm", x, instances=2, input_bits=10, **IDEAL)
+    assert not result.exact  # the DAC's quantiser is not in the graph
     agreement = (result.predictions[0] == execute(graph, x).predictions).mean()
     assert agreement > 0.97
     assert map_graph(graph, load_card("rram-40nm"), input_bits=10).inserted_input_quant
@@ -218,6 +219,16 @@ def test_mapping_tiles_slices_and_cycles(graphs) -> None:
     assert first.col_tiles == 2  # 64 outputs x 6 columns = 384 columns > 256
     offset = map_graph(graph, load_card("isaac-32nm")).layers[0]  # offset mapping, 128x128
     assert offset.offset == 32 and offset.stored_bits == 6 and offset.columns_per_weight == 3
+
+
+def test_narrow_weights_use_the_whole_conductance_range(graphs) -> None:
+    from codesign.backends.crossbar.mapping import stored_levels
+
+    graph = graphs["tfc_w1a1"]  # bipolar weights: stored magnitude 1 bit, cells of 2 bits
+    mapping = map_graph(graph, load_card("rram-40nm")).layers[0]
+    assert mapping.slices == 1 and mapping.level_gain == 3
+    levels = stored_levels(graph.layers[0].weight, mapping)
+    assert set(np.unique(levels)) == {0, 3}  # g_min and g_max only
 
 
 def test_estimate_units_breakdown_and_published_efficiency(tmp_path: Path) -> None:

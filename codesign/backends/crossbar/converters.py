@@ -79,7 +79,7 @@ def adc_for(mapping: LayerMapping, rows_in_tile: int, bits: int, *, full_scale_f
             ideal: bool = False) -> AdcModel:
     """The ADC of one row tile: full scale = the largest column sum it can see, times a fraction
     (a smaller range clips rare large sums but resolves common ones finer)."""
-    worst = digit_bound(mapping) * mapping.level_max * rows_in_tile
+    worst = digit_bound(mapping) * mapping.cell_code_max * rows_in_tile  # in weight-code units
     signed = mapping.scheme == "differential" or mapping.input_signed
     full_scale = worst * full_scale_fraction
     if full_scale_fraction == 1.0:

@@ -94,6 +94,19 @@ class LayerMapping:
     def level_max(self) -> int:
         return 2**self.bits_per_cell - 1
 
+    @property
+    def level_gain(self) -> int:
+        """Levels per unit of the stored value: a value narrower than the cell is spread over the
+        whole conductance range (a binary weight uses g_min and g_max, not the first level)."""
+        if self.slices > 1 or self.fixed_random:
+            return 1
+        return max(1, self.level_max // (2**self.stored_bits - 1))
+
+    @property
+    def cell_code_max(self) -> int:
+        """Largest stored value one cell holds, in weight-code units."""
+        return self.level_max // self.level_gain
+
     def slice_shifts(self) -> list[int]:
         return [self.bits_per_cell * j for j in range(self.slices)]
 
@@ -102,7 +115,7 @@ class LayerMapping:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.update(tiles=self.tiles, physical_columns=self.physical_columns, cells_used=self.cells_used,
+        data.update(level_gain=self.level_gain, tiles=self.tiles, physical_columns=self.physical_columns, cells_used=self.cells_used,
                     cells_allocated=self.cells_allocated, utilisation=self.utilisation,
                     adc_conversions=self.adc_conversions, dac_drives=self.dac_drives)
         return data
@@ -222,7 +235,7 @@ def stored_levels(weight: np.ndarray, mapping: LayerMapping) -> np.ndarray:
     else:
         values = (weight + mapping.offset)[None]
     mask = mapping.level_max
-    return np.stack([(values >> shift) & mask for shift in mapping.slice_shifts()], axis=1)
+    return np.stack([(values >> shift) & mask for shift in mapping.slice_shifts()], axis=1) * mapping.level_gain
 
 
 def conductance_tiles(levels: np.ndarray, mapping: LayerMapping, g_min: float, g_max: float) -> dict[str, np.ndarray]:

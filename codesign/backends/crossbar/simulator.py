@@ -73,7 +73,7 @@ class SimulationResult:
     accuracies: tuple[float, ...] | None
     seed: int
     settings: SimulationSettings
-    exact: bool  # True when the run is deterministic and equals the integer reference
+    exact: bool  # True when every chip computes exactly the integer reference (no inserted input quantiser)
     seconds: float
 
     @property
@@ -127,7 +127,7 @@ class _LayerPlan:
     ir_drop: torch.Tensor | None
     resample: bool  # fixed-random layer drawn from the switching distribution
     scale_out: torch.Tensor | None  # per-output factor from device units to weight codes (resampled layers)
-    read_sigma: float  # per cell, in level units
+    read_sigma: float  # per cell, in weight-code units
     fused: bool  # one product with combined weights (no per-read nonlinearity to model)
 
 
@@ -175,7 +175,8 @@ def _plan(graph: LayerGraph, mapping: CrossbarMapping, card: Card, settings: Sim
             index=index, mapping=lmap, levels=torch.as_tensor(stored_levels(layer.weight, lmap)),
             codes=torch.as_tensor(layer.weight, dtype=torch.int64), adcs=adcs, r=r,
             ir_drop=devices.ir_drop_factors(lmap, g_max, wire) if wire else None, resample=resample,
-            scale_out=scale_out, read_sigma=settings.noise.read.sigma * lmap.level_max, fused=fused))
+            scale_out=scale_out, read_sigma=settings.noise.read.sigma * lmap.level_max / lmap.level_gain,
+            fused=fused))
     return plans
 
 
@@ -199,7 +200,10 @@ def _program_chunk(plan: _LayerPlan, layer, settings: SimulationSettings, seed: 
                                         weight_signed=spec.signed, weight_bipolar=spec.bipolar,
                                         ir_drop=plan.ir_drop, dtype=torch.float64)
         per_instance.append(cells[0] - cells[1] if lmap.scheme == "differential" else cells[0])
-    return torch.stack(per_instance).to(dtype)
+    weights = torch.stack(per_instance)
+    if lmap.level_gain > 1:
+        weights = weights / lmap.level_gain  # level units -> weight-code units
+    return weights.to(dtype)
 
 
 def _layout(weight: torch.Tensor, shared: bool) -> torch.Tensor:
@@ -338,7 +342,8 @@ def simulate(graph: LayerGraph, card: Card, x: np.ndarray, y: np.ndarray | None 
                         switched_fixed_random=settings.fixed_random == "resample")
     layers = mapping.graph_layers
     plans = _plan(graph, mapping, card, settings)
-    exact = all(p.fused or all(a.lossless for a in p.adcs) for p in plans) and model.is_ideal and not settings.ir_drop and not any(p.resample for p in plans)
+    exact = not mapping.inserted_input_quant and model.is_ideal and all(
+        p.fused or all(a.lossless for a in p.adcs) for p in plans) and not settings.ir_drop and not any(p.resample for p in plans)
     dtype = torch.float64 if exact else torch.float32
     product_dtype = dtype
     if exact and all(accumulator_bound(layer.weight, layer.input_quant) < EXACT_FLOAT32 for layer in layers):
