@@ -1,0 +1,90 @@
+"""Per-inference estimate of an hls4ml design on an FPGA card: resources, utilisation, latency,
+power, energy and an equivalent silicon area (for comparison with the other targets)."""
+
+from __future__ import annotations
+
+from codesign.cards import Card
+from codesign.estimate import Estimate
+from codesign.ir.graph import LayerGraph
+
+from .resources import DEFAULTS, LayerResources, ModelConstants, dense_resources
+
+FLOAT_INPUT_BITS = 16  # a float graph input enters as hls4ml's default 16-bit fixed point
+
+
+def layer_resources(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strategy: str = "Latency",
+                    constants: ModelConstants = DEFAULTS) -> list[LayerResources]:
+    period_ns = (card.clock.period.value - (card.clock.uncertainty.value if card.clock.uncertainty else 0.0)) * 1e9
+    rows = []
+    for layer in graph.layers:
+        input_bits = FLOAT_INPUT_BITS if layer.input_quant is None else layer.input_quant.bits
+        output_bits = layer.output_quant.bits if layer.output_quant is not None else (layer.accumulator_bits or 16)
+        rows.append(dense_resources(layer, input_bits=input_bits, output_bits=output_bits, reuse_factor=reuse_factor,
+                                    strategy=strategy, clock_period_ns=period_ns, constants=constants))
+    return rows
+
+
+def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strategy: str = "Latency",
+                  io_type: str = "io_parallel", versions: dict[str, str] | None = None) -> Estimate:
+    rows = layer_resources(graph, card, reuse_factor=reuse_factor, strategy=strategy)
+    period = card.clock.period.value
+    totals = {key: sum(getattr(r, key) for r in rows) for key in ("lut", "ff", "dsp", "bram_18k")}
+    part = card.part
+    capacity = {"lut": part.luts.value, "ff": part.ffs.value, "dsp": part.dsps.value, "bram_18k": part.bram_18k.value}
+    utilisation = {key: totals[key] / capacity[key] for key in totals}
+    fits = all(value <= 1.0 for value in utilisation.values())
+    latency_cycles = sum(r.latency_cycles for r in rows)
+    ii_cycles = max(r.ii_cycles for r in rows)
+    latency = latency_cycles * period
+    power_parts = {"static": card.power.static.value,
+                   "lut": totals["lut"] * card.power.lut_dynamic.value, "ff": totals["ff"] * card.power.ff_dynamic.value,
+                   "dsp": totals["dsp"] * card.power.dsp_dynamic.value,
+                   "bram": totals["bram_18k"] * card.power.bram_dynamic.value}
+    power = sum(power_parts.values())
+    area_parts = {"lut": totals["lut"] * card.area.lut.value * 1e6, "ff": totals["ff"] * card.area.ff.value * 1e6,
+                  "dsp": totals["dsp"] * card.area.dsp.value * 1e6,
+                  "bram": totals["bram_18k"] * card.area.bram_18k.value * 1e6}
+    breakdown = {
+        "latency_s": {r.name: r.latency_cycles * period for r in rows},
+        "power_w": power_parts,
+        "energy_j": {key: value * latency for key, value in power_parts.items()},
+        "area_mm2": area_parts,
+        "utilisation": utilisation,
+    }
+    for r in rows:
+        breakdown[f"layer.{r.name}"] = {"lut": r.lut, "ff": r.ff, "dsp": r.dsp, "bram_18k": r.bram_18k,
+                                        "products": r.products, "latency_cycles": r.latency_cycles,
+                                        "ii_cycles": r.ii_cycles, "accumulator_bits": r.accumulator_bits}
+    resources = {**{k: float(v) for k, v in totals.items()}, "latency_cycles": float(latency_cycles),
+                 "ii_cycles": float(ii_cycles), "fits": float(fits),
+                 **{f"utilisation_{k}": v for k, v in utilisation.items()}}
+    assumptions = [
+        f"hls4ml {io_type}, {strategy} strategy, reuse factor {reuse_factor}, clock {period * 1e9:g} ns on {part.name}",
+        "weights are constants: zero weights cost nothing, powers of two are shifts, other narrow products are "
+        "LUT shift-and-add networks with one adder per extra canonical-signed-digit digit",
+        f"products go to DSPs only when weight and input are wider than {DEFAULTS.dsp_threshold_bits} bits",
+        "adder trees: one LUT per accumulator bit per two-input add; one register stage per clock period of logic",
+        "power = card static power + per-resource dynamic power at the card's clock and toggle rate; "
+        "energy = power x latency of one inference",
+        "equivalent silicon area = resources x per-resource tile areas from the card",
+        "first-order model, not yet calibrated against synthesis results (docs/fpga.md)",
+    ]
+    if not fits:
+        over = ", ".join(f"{k} {utilisation[k]:.0%}" for k in utilisation if utilisation[k] > 1)
+        assumptions.append(f"DOES NOT FIT {part.name}: {over} of the device")
+    return Estimate(target="fpga", card=card.name, card_hash=card.content_hash, method="analytical",
+                    latency_s=latency, energy_j=power * latency, area_mm2=sum(area_parts.values()), power_w=power,
+                    throughput_inf_per_s=1.0 / (ii_cycles * period), breakdown=breakdown, resources=resources,
+                    assumptions=assumptions, tool_versions=versions or {}, model=graph.name)
+
+
+def does_not_fit(estimate: Estimate) -> str | None:
+    """A one-line reason when the design exceeds the part, else None."""
+    if estimate.resources.get("fits", 1.0):
+        return None
+    over = [f"{key.removeprefix('utilisation_')} {value:.0%}" for key, value in estimate.resources.items()
+            if key.startswith("utilisation_") and value > 1.0]
+    return f"design does not fit: {', '.join(over)} of the part"
+
+
+__all__ = ["does_not_fit", "estimate_fpga", "layer_resources"]

@@ -1,0 +1,83 @@
+"""FPGA backend through the registry and the CLI: analytical estimates and verified exports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from graphs import qkeras_mlp, save
+
+from codesign.backends import backend_for
+from codesign.backends.fpga.resources import csd_digits
+from codesign.cards import load_card
+from codesign.cli import main
+from codesign.errors import CodesignError
+from codesign.ir.loader import load
+
+
+@pytest.fixture(scope="module")
+def jet(tmp_path_factory):
+    return load(save(qkeras_mlp(quantized_input=True), tmp_path_factory.mktemp("fpga") / "jet.onnx"))
+
+
+def test_csd_digit_counts() -> None:
+    assert csd_digits(np.array([0, 1, 2, 3, 7, -7, 15, 5, 11])).tolist() == [0, 1, 1, 2, 2, 2, 2, 2, 3]
+
+
+def test_estimate_has_units_breakdown_and_fit(jet) -> None:
+    card = load_card("alveo-u250")
+    estimate = backend_for("fpga", card).estimate(jet, card)
+    assert estimate.target == "fpga" and estimate.method == "analytical"
+    assert estimate.resources["fits"] == 1.0 and estimate.resources["lut"] > 0
+    assert estimate.power_w > card.power.static.value
+    assert estimate.energy_j == pytest.approx(estimate.power_w * estimate.latency_s)
+    assert estimate.area_mm2 == pytest.approx(sum(estimate.breakdown["area_mm2"].values()))
+    assert estimate.latency_s == pytest.approx(estimate.resources["latency_cycles"] * card.clock.period.value)
+
+
+def test_estimates_move_the_right_way_with_bits_and_reuse(tmp_path: Path, jet) -> None:
+    card = load_card("alveo-u250")
+    backend = backend_for("fpga", card)
+    base = backend.estimate(jet, card)
+    reused = backend.estimate(jet, card, reuse_factor=4)
+    assert reused.resources["lut"] < base.resources["lut"]
+    assert reused.resources["ii_cycles"] == 4 and reused.latency_s > base.latency_s
+    narrow = load(save(qkeras_mlp(bits=3, quantized_input=True), tmp_path / "narrow.onnx"))
+    assert backend.estimate(narrow, card).resources["lut"] < base.resources["lut"]
+    wide_layers = tuple(replace(layer, weight_quant=replace(layer.weight_quant, bits=12),
+                                input_quant=replace(layer.input_quant, bits=12)) for layer in jet.layers)
+    wide = backend.estimate(replace(jet, layers=wide_layers), card)
+    assert wide.resources["dsp"] > 0 and base.resources["dsp"] == 0  # only wide products use DSPs
+
+
+def test_too_small_part_is_a_clear_report(tmp_path: Path, jet, capsys) -> None:
+    card = load_card("pynq-z2")
+    estimate = backend_for("fpga", card).estimate(jet, card)
+    assert estimate.resources["fits"] == 0.0 and any("DOES NOT FIT" in a for a in estimate.assumptions)
+    model = save(qkeras_mlp(quantized_input=True), tmp_path / "jet.onnx")
+    out = tmp_path / "prj"
+    assert main(["export", str(model), "--target", "fpga", "--card", "pynq-z2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "does not fit" in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_unknown_option_is_rejected(jet) -> None:
+    card = load_card("alveo-u250")
+    with pytest.raises(CodesignError, match="reuse"):
+        backend_for("fpga", card).estimate(jet, card, reuse=2)
+
+
+def test_cli_export_writes_verified_project(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("hls4ml")
+    model = save(qkeras_mlp(quantized_input=True), tmp_path / "jet.onnx")
+    out = tmp_path / "prj"
+    assert main(["export", str(model), "--target", "fpga", "--card", "alveo-u250", "--out", str(out),
+                 "-O", "max_mismatch=0.005"]) == 0
+    report = json.loads((out / "verification.json").read_text())
+    assert report["verification"]["passed"] and report["verification"]["exact_match_rate"] >= 0.995
+    assert (out / "hls4ml_prj" / "build_prj.tcl").exists()
+    estimate = json.loads((out / "estimate.json").read_text())
+    assert estimate["target"] == "fpga" and "hls4ml" in estimate["tool_versions"]
