@@ -1,8 +1,8 @@
 """The FPGA estimator against recorded hls4ml synthesis results (benchmarks/data/hls4ml_synthesis_points.json).
 
-Trained weights of the published models are not available, so each point is rebuilt with random
-integer weights of the recorded bit width and sparsity (the error this leaves is part of what
-is measured).  Dense layers and their activations are compared; the softmax head is excluded
+Trained weights of the published models are not available, so each point is rebuilt with
+trained-like random weights (N(0, 1/sqrt(fan_in)) on the recorded fixed-point grid) at the
+recorded sparsity (the error this leaves is part of what is measured).  Dense layers and their activations are compared; the softmax head is excluded
 where the report breaks it out (codesign's firmware outputs logits).
 
     python benchmarks/fpga_calibration.py            # table + benchmarks/results/fpga_calibration.json
@@ -42,7 +42,12 @@ def synthetic_layers(model: dict, seed: int = 0) -> list[tuple[DenseLayer, int, 
     for index, ((fan_in, fan_out), width) in enumerate(zip(model["layers"], widths, strict=True)):
         width = max(1, int(width))
         high = max(1, 2 ** (width - 1) - 1)
-        weight = rng.integers(-high, high + 1, size=(fan_out, fan_in))
+        # trained-like weights: N(0, 1/sqrt(fan_in)) on the point's fixed-point grid
+        int_bits = model.get("weight_int_bits")
+        int_bits = int(int_bits[index] if isinstance(int_bits, list) else (int_bits if int_bits is not None else 1))
+        fractional = max(0, width - 1 - int_bits) if width > 2 else 0
+        real = rng.normal(0.0, 1.0 / math.sqrt(fan_in), size=(fan_out, fan_in))
+        weight = np.clip(np.round(real * 2.0**fractional), -high, high).astype(np.int64) if width > 2 else np.sign(real).astype(np.int64)
         weight[rng.random(weight.shape) < float(sparsities[index] or 0.0)] = 0
         in_bits = input_bits if index == 0 else act_widths[index - 1]
         out_bits = act_widths[min(index, len(act_widths) - 1)]
