@@ -81,3 +81,22 @@ def test_cli_export_writes_verified_project(tmp_path: Path, capsys) -> None:
     assert (out / "hls4ml_prj" / "build_prj.tcl").exists()
     estimate = json.loads((out / "estimate.json").read_text())
     assert estimate["target"] == "fpga" and "hls4ml" in estimate["tool_versions"]
+
+
+def test_brevitas_trained_model_with_learned_activation_scales_is_bit_exact(tmp_path: Path) -> None:
+    """Learned (non-power-of-two) activation scales make hls4ml split each quantiser; the ReLU
+    in between must keep an exact type."""
+    pytest.importorskip("brevitas")
+    pytest.importorskip("hls4ml")
+    from codesign.data import load_dataset
+    from codesign.quant import MLPConfig, Topology, TrainConfig, build_mlp, train
+    from codesign.quant.export import export_qonnx
+
+    data = load_dataset("iris")
+    model = build_mlp(Topology(data.features, data.num_classes, MLPConfig(hidden=(8,), weight_bits=4, act_bits=4)),
+                      seed=0)
+    trained = train(model, data, TrainConfig(epochs=3), progress=False).model
+    graph = load(export_qonnx(trained, tmp_path / "iris.onnx", in_features=data.features))
+    card = load_card("alveo-u250")
+    artifact = backend_for("fpga", card).lower(graph, card, tmp_path / "prj")
+    assert artifact.summary["exact_match_rate"] == 1.0

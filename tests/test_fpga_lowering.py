@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
-from graphs import brevitas_mlp, qkeras_mlp, save
+from graphs import brevitas_mlp, finn_tfc, qkeras_mlp, save
+from onnx import numpy_helper
 
 from codesign.ir.crosscheck import random_inputs
 from codesign.ir.loader import load
@@ -17,6 +19,8 @@ from codesign.backends.fpga.hls_project import (  # noqa: E402
     build_project,
     constant_type,
     layer_types,
+    prepare_qonnx,
+    strip_head,
 )
 from codesign.backends.fpga.verify import compile_and_verify  # noqa: E402
 
@@ -31,10 +35,21 @@ def test_constant_type_holds_values_to_24_bits() -> None:
     assert width - integer >= 24 + 9  # 0.00145 ~ 2**-9.4: 24 bits below its leading bit
 
 
-@pytest.mark.parametrize("name", ["brevitas_per_tensor", "qkeras_softmax_head"])
+MODELS = {
+    "brevitas_per_tensor": lambda: brevitas_mlp(per_channel=False, batchnorm=False),
+    "qkeras_softmax_head": lambda: qkeras_mlp(quantized_input=True),
+    # per-channel weight scales + BatchNormalization (hls4ml's scale propagation lost a layer)
+    "brevitas_per_channel_bn": lambda: brevitas_mlp(),
+    # bipolar weights/activations, BN + BipolarQuant thresholds, Mul/Sub pre-processing
+    "finn_tfc_w1a1": lambda: finn_tfc(1, 1, hidden=(64, 64, 64), image=(1, 1, 28, 28)),
+    # 2-bit, 784 inputs: the pre-processed input type must resolve the first rounding boundaries
+    "finn_tfc_w2a2": lambda: finn_tfc(2, 2, hidden=(64, 64, 64), image=(1, 1, 28, 28)),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
 def test_project_compiles_and_matches_integer_reference(tmp_path: Path, name: str) -> None:
-    model = {"brevitas_per_tensor": lambda: brevitas_mlp(per_channel=False, batchnorm=False),
-             "qkeras_softmax_head": lambda: qkeras_mlp(quantized_input=True)}[name]()
+    model = MODELS[name]()
     graph = load(save(model, tmp_path / f"{name}.onnx"))
     hls_model, config = build_project(graph, SETTINGS, tmp_path / "prj")
     assert (tmp_path / "prj" / "build_prj.tcl").exists() and (tmp_path / "prj" / "firmware").is_dir()
@@ -55,3 +70,39 @@ def test_wrong_precision_is_caught(tmp_path: Path) -> None:
     hls_model, _ = build_project(graph, bad, tmp_path / "prj")
     result = compile_and_verify(hls_model, graph, random_inputs(graph, 1000), max_mismatch=0.01)
     assert not result.passed and result.exact_match_rate < 0.9
+
+
+def _qonnx_outputs(model, x: np.ndarray) -> np.ndarray:
+    from qonnx.core.onnx_exec import execute_onnx
+
+    name = model.graph.input[0].name
+    shape = model.get_tensor_shape(name)
+    return np.concatenate([
+        execute_onnx(model, {name: row.astype(np.float32).reshape(shape)})[model.graph.output[0].name].reshape(1, -1)
+        for row in x])
+
+
+def test_qonnx_rewrites_for_hls4ml_are_exact(tmp_path: Path) -> None:
+    """The prepared QONNX (bipolar weights folded, BN + BipolarQuant as integer thresholds,
+    per-channel scales behind the MatMul, BN as Mul + Add) computes what the source does,
+    including negative and zero batch-norm scales."""
+    from qonnx.util.cleanup import cleanup_model
+
+    tfc = finn_tfc(1, 1)
+    gammas = {node.input[1] for node in tfc.graph.node if node.op_type == "BatchNormalization"}
+    for tensor in [t for t in tfc.graph.initializer if t.name in gammas]:
+        gamma = numpy_helper.to_array(tensor).copy()
+        gamma[::3] *= -1.0
+        gamma[1] = 0.0
+        tensor.CopyFrom(numpy_helper.from_array(gamma, tensor.name))
+    for name, onnx_model in {"tfc": tfc, "brevitas": brevitas_mlp()}.items():
+        graph = load(save(onnx_model, tmp_path / f"{name}.onnx"))
+        prepared = prepare_qonnx(graph)
+        ops = [node.op_type for node in prepared.graph.node]
+        assert "BatchNormalization" not in ops
+        assert not any(node.op_type == "BipolarQuant" and prepared.get_initializer(node.input[0]) is not None
+                       for node in prepared.graph.node)
+        x = random_inputs(graph, 64, seed=3)
+        expected = _qonnx_outputs(strip_head(cleanup_model(graph.source)), x)
+        np.testing.assert_allclose(_qonnx_outputs(prepared, x), expected, rtol=1e-5, atol=1e-5)
+
