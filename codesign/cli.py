@@ -183,9 +183,11 @@ def cmd_estimate(args) -> int:
     if args.json:
         print(estimate.to_json(), end="")
     else:
-        from codesign.report_tables import estimate_table
+        from codesign.report_tables import estimate_table, vendor_table
 
         _console().print(estimate_table(estimate))
+        if "vendor_relative_error" in estimate.breakdown:
+            _console().print(vendor_table(estimate))
     return 0
 
 

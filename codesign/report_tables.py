@@ -58,3 +58,20 @@ def estimate_table(estimate) -> Table:
     for assumption in estimate.assumptions:
         table.add_row("assumes", assumption)
     return table
+
+
+def vendor_table(estimate):
+    """Estimate vs a vendor report (HLS and/or logic synthesis), per metric."""
+    from rich.table import Table
+
+    table = Table(title="estimate vs vendor report")
+    for column in ("report", "metric", "estimate", "reported", "error"):
+        table.add_column(column, justify="right")
+    for key in sorted(k for k in estimate.breakdown if k.startswith("vendor_") and k != "vendor_relative_error"):
+        source = key.removeprefix("vendor_")
+        for metric, reported in sorted(estimate.breakdown[key].items()):
+            guess = estimate.resources.get(metric)
+            error = estimate.breakdown["vendor_relative_error"].get(f"{source}.{metric}")
+            table.add_row(source, metric, "-" if guess is None else f"{guess:,.0f}", f"{reported:,.0f}",
+                          "-" if error is None else f"{error:+.0%}")
+    return table

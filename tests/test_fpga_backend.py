@@ -100,3 +100,38 @@ def test_brevitas_trained_model_with_learned_activation_scales_is_bit_exact(tmp_
     card = load_card("alveo-u250")
     artifact = backend_for("fpga", card).lower(graph, card, tmp_path / "prj")
     assert artifact.summary["exact_match_rate"] == 1.0
+
+
+CSYNTH_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<profile>
+  <UserAssignments><TargetClockPeriod>5.00</TargetClockPeriod></UserAssignments>
+  <PerformanceEstimates>
+    <SummaryOfTimingAnalysis><EstimatedClockPeriod>4.35</EstimatedClockPeriod></SummaryOfTimingAnalysis>
+    <SummaryOfOverallLatency>
+      <Best-caseLatency>9</Best-caseLatency><Worst-caseLatency>9</Worst-caseLatency>
+      <Interval-min>1</Interval-min><Interval-max>1</Interval-max>
+    </SummaryOfOverallLatency>
+  </PerformanceEstimates>
+  <AreaEstimates>
+    <Resources><BRAM_18K>0</BRAM_18K><DSP>12</DSP><FF>3000</FF><LUT>40000</LUT><URAM>0</URAM></Resources>
+    <AvailableResources><BRAM_18K>5376</BRAM_18K><DSP>12288</DSP><FF>3456000</FF><LUT>1728000</LUT><URAM>1280</URAM></AvailableResources>
+  </AreaEstimates>
+</profile>
+"""
+
+
+def test_vendor_report_is_shown_next_to_the_estimate(tmp_path: Path, jet, capsys) -> None:
+    project = tmp_path / "hls4ml_prj"
+    solution = project / "codesign_mlp_prj" / "solution1"
+    (solution / "syn" / "report").mkdir(parents=True)
+    (project / "project.tcl").write_text('set project_name "codesign_mlp"\nset backend "vitis"\n')
+    (project / "codesign_mlp_prj" / "hls.app").write_text(
+        '<project><solutions><solution name="solution1" status="active"/></solutions></project>')
+    (solution / "syn" / "report" / "codesign_mlp_csynth.xml").write_text(CSYNTH_XML)
+    card = load_card("alveo-u250")
+    estimate = backend_for("fpga", card).estimate(jet, card, vendor_report=str(project))
+    assert estimate.breakdown["vendor_hls"]["lut"] == 40000 and estimate.breakdown["vendor_hls"]["latency_cycles"] == 9
+    error = estimate.breakdown["vendor_relative_error"]["hls.lut"]
+    assert error == pytest.approx((estimate.resources["lut"] - 40000) / 40000)
+    with pytest.raises(CodesignError, match="not an hls4ml project"):
+        backend_for("fpga", card).estimate(jet, card, vendor_report=str(tmp_path))

@@ -15,8 +15,8 @@ from codesign.ir.graph import LayerGraph
 
 from .cost import does_not_fit, estimate_fpga
 
-ESTIMATE_OPTIONS = ("reuse_factor", "strategy", "io_type")
-LOWER_OPTIONS = (*ESTIMATE_OPTIONS, "samples", "max_mismatch", "seed", "layers", "allow_oversize")
+ESTIMATE_OPTIONS = ("reuse_factor", "strategy", "io_type", "vendor_report")
+LOWER_OPTIONS = ("reuse_factor", "strategy", "io_type", "samples", "max_mismatch", "seed", "layers", "allow_oversize")
 
 
 def _check(options: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -41,10 +41,24 @@ class FpgaBackend:
     family = "fpga"
 
     def estimate(self, graph: LayerGraph, card: Card, **options: Any) -> Estimate:
+        """Analytical estimate; ``vendor_report=DIR`` (an hls4ml project synthesised elsewhere)
+        adds the reported numbers and the estimate's error to the breakdown."""
         _check(options, ESTIMATE_OPTIONS)
-        return estimate_fpga(graph, card, reuse_factor=int(options.get("reuse_factor", 1)),
-                             strategy=str(options.get("strategy", "Latency")),
-                             io_type=str(options.get("io_type", "io_parallel")), versions=_versions())
+        estimate = estimate_fpga(graph, card, reuse_factor=int(options.get("reuse_factor", 1)),
+                                 strategy=str(options.get("strategy", "Latency")),
+                                 io_type=str(options.get("io_type", "io_parallel")), versions=_versions())
+        if "vendor_report" not in options:
+            return estimate
+        from .reports import read_vendor_report, side_by_side
+
+        report = read_vendor_report(options["vendor_report"])
+        breakdown = dict(estimate.breakdown)
+        for source, values in report.items():
+            breakdown[f"vendor_{source}"] = values
+        breakdown["vendor_relative_error"] = {f"{row['source']}.{row['metric']}": row["relative_error"]
+                                              for row in side_by_side(estimate, report)
+                                              if row["relative_error"] is not None}
+        return Estimate(**{**estimate.to_dict(), "breakdown": breakdown})
 
     def lower(self, graph: LayerGraph, card: Card, out_dir: str | os.PathLike, *, overwrite: bool = False,
               **options: Any) -> Artifact:
@@ -54,7 +68,8 @@ class FpgaBackend:
         from .verify import compile_and_verify
 
         _check(options, LOWER_OPTIONS)
-        estimate = self.estimate(graph, card, **{k: options[k] for k in ESTIMATE_OPTIONS if k in options})
+        estimate = self.estimate(graph, card, **{k: options[k] for k in ("reuse_factor", "strategy", "io_type")
+                                                  if k in options})
         reason = does_not_fit(estimate)
         if reason and not options.get("allow_oversize", False):
             raise BackendError(f"{graph.name} on {card.part.name}: {reason}",
