@@ -71,7 +71,7 @@ def input_type(graph: LayerGraph) -> str:
     if spec is not None and graph.input_transform.ops:
         return _preprocessed_input_type(graph)
     if spec is None:
-        return "fixed<32,16>"  # float input: a wide general type
+        return "fixed<64,24>"  # float input: every float32 with |x| >= 2**-16 and < 2**23 exactly
     scale = float(np.min(spec.scale))
     largest = max(abs(spec.code_min), abs(spec.code_max)) * float(np.max(spec.scale))
     integer = max(1, math.floor(math.log2(largest)) + 3) if largest > 0 else 2
@@ -454,15 +454,23 @@ def _quiet(action):
         return action()
 
 
+CONVERTER_ERRORS = (RuntimeError, ValueError, KeyError, IndexError, AttributeError, TypeError, AssertionError)
+
+
 def build_project(graph: LayerGraph, settings: HlsSettings, out_dir: str | os.PathLike):
     """Write the hls4ml project (as hls4ml writes it, buildable by the vendor tools) to out_dir."""
     import tempfile
 
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory(prefix="codesign-hls-discover-") as scratch:
-        model, config = derive_config(graph, settings, Path(scratch))
-    hls_model = _quiet(lambda: _convert(model, config, settings, out_dir))
-    _quiet(hls_model.write)
+    try:
+        with tempfile.TemporaryDirectory(prefix="codesign-hls-discover-") as scratch:
+            model, config = derive_config(graph, settings, Path(scratch))
+        hls_model = _quiet(lambda: _convert(model, config, settings, out_dir))
+        _quiet(hls_model.write)
+    except CONVERTER_ERRORS as exc:  # hls4ml reports unsupported graphs with assorted exceptions
+        message = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise BackendError(f"hls4ml cannot convert {graph.name!r}: {type(exc).__name__}: {message}",
+                           hint="report the model; the crossbar and printed targets may still take it") from None
     return hls_model, config
 
 

@@ -52,6 +52,7 @@ def compile_and_verify(hls_model, graph: LayerGraph, x: np.ndarray, *,
         raise BackendError(f"hls4ml C++ emulation did not compile: {str(exc).splitlines()[0][:200]}",
                            hint="check that g++ is installed; the project is left for inspection only on success") from None
     compile_s = time.perf_counter() - start
+    x = np.asarray(x, dtype=np.float32).astype(np.float64)  # what the firmware's float32 interface receives
     reference = execute(graph, x)
     shape = tuple(hls_model.get_input_variables()[0].shape)
     inputs = np.ascontiguousarray(np.asarray(x, dtype=np.float32).reshape((len(x), *shape)))
