@@ -135,3 +135,14 @@ def test_vendor_report_is_shown_next_to_the_estimate(tmp_path: Path, jet, capsys
     assert error == pytest.approx((estimate.resources["lut"] - 40000) / 40000)
     with pytest.raises(CodesignError, match="not an hls4ml project"):
         backend_for("fpga", card).estimate(jet, card, vendor_report=str(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [{"strategy": "Resource", "reuse_factor": 4}, {"io_type": "io_stream"}])
+def test_resource_strategy_and_streaming_projects_are_bit_exact(tmp_path: Path, jet, options: dict) -> None:
+    pytest.importorskip("hls4ml")
+    card = load_card("alveo-u250")
+    artifact = backend_for("fpga", card).lower(jet, card, tmp_path / "prj", **options)
+    assert artifact.summary["exact_match_rate"] == 1.0
+    config = json.loads((tmp_path / "prj" / "verification.json").read_text())["settings"]
+    assert all(config[key] == value for key, value in options.items())
