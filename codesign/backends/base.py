@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from codesign.artifact import Artifact
 from codesign.cards import Card
-from codesign.errors import BackendError
+from codesign.errors import BackendError, ParameterError
 from codesign.estimate import Estimate
 from codesign.ir.graph import LayerGraph
 
@@ -32,6 +32,20 @@ class Backend(Protocol):
 
     def estimate(self, graph: LayerGraph, card: Card, **options: Any) -> Estimate:
         """Per-inference latency, energy, area of the graph on the card."""
+
+
+def check_options(target: str, options: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Reject an option a backend does not know, naming the ones it does."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ParameterError(f"unknown {target} option {unknown[0]!r}", hint=f"use {', '.join(allowed)}")
+
+
+def tool_versions(*packages: str) -> dict[str, str]:
+    """Installed versions of the packages an estimate or artifact depends on."""
+    from importlib.metadata import version
+
+    return {package: version(package) for package in packages}
 
 
 def installed_backends() -> dict[str, EntryPoint]:

@@ -28,10 +28,15 @@ class Execution:
 
     @property
     def predictions(self) -> np.ndarray:
-        """Class index per sample (a single output column is a binary decision on its sign)."""
-        if self.logits.shape[1] == 1:
-            return (self.logits[:, 0] > 0).astype(np.int64)
-        return np.argmax(self.logits, axis=1)
+        return predictions_of(self.logits)
+
+
+def predictions_of(logits: np.ndarray) -> np.ndarray:
+    """Class index per sample (last axis = classes; a single output column is a binary decision
+    on its sign)."""
+    if logits.shape[-1] == 1:
+        return (logits[..., 0] > 0).astype(np.int64)
+    return np.argmax(logits, axis=-1)
 
 
 def integer_matmul(codes: np.ndarray, weight: np.ndarray, bound: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import torch
 
 from codesign.errors import ParameterError
 from codesign.ir.graph import LayerGraph
-from codesign.ir.reference import input_codes, requantize
+from codesign.ir.reference import input_codes, predictions_of, requantize
 from codesign.noise.models import NoiseModel
 from codesign.noise.perturb import generator, instance_generators, perturb, read_noise, weight_range
 
@@ -103,7 +103,7 @@ def evaluate(graph: LayerGraph, x: np.ndarray, y: np.ndarray, model: NoiseModel,
         for start in range(0, instances, chunk):
             count = min(chunk, instances - start)
             logits = simulate(graph, x, model, instances=count, seed=seed, first_instance=start)
-            predictions = (logits[..., 0] > 0).astype(np.int64) if logits.shape[-1] == 1 else logits.argmax(-1)
+            predictions = predictions_of(logits)
             accuracies.extend(float(v) for v in (predictions == y[None, :]).mean(axis=1))
             bar.update(count)
     return MonteCarloResult(tuple(accuracies), model.to_dict(), seed)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codesign.artifact import Artifact, atomic_directory
+from codesign.backends.base import check_options, tool_versions
 from codesign.cards import Card
-from codesign.errors import ParameterError
 from codesign.estimate import Estimate
 from codesign.ir.graph import LayerGraph
+from codesign.ir.reference import execute
 
 from .cost import estimate_mapping, measured_activity
 from .mapping import conductance_tiles, map_graph, stored_levels
@@ -22,15 +24,7 @@ MAPPING_OPTIONS = ("input_bits", "input_full_scale", "input_signed")
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {"codesign": version("codesign"), "numpy": np.__version__}
-
-
-def _check_options(options: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ParameterError(f"unknown crossbar option {unknown[0]!r}", hint=f"use {', '.join(allowed)}")
+    return tool_versions("codesign", "numpy")
 
 
 def _mapping_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -45,19 +39,18 @@ class CrossbarBackend:
 
     def estimate(self, graph: LayerGraph, card: Card, *, x: np.ndarray | None = None, **options: Any) -> Estimate:
         """Per-inference cost; with inputs ``x`` the drive activity is measured on them."""
-        _check_options(options, MAPPING_OPTIONS)
+        check_options(self.name, options, MAPPING_OPTIONS)
         mapping = map_graph(graph, card, **_mapping_options(options))
         activities = None
-        if x is not None:
-            from codesign.ir.reference import prepare_inputs
-
-            codes = _layer_inputs(mapping, prepare_inputs(graph, x))
+        if x is not None:  # layer inputs on real data: the integer reference of the mapped graph
+            mapped = replace(graph, layers=mapping.graph_layers)
+            codes = execute(mapped, x).codes[:len(mapping.layers)]
             activities = [measured_activity(c, m) for c, m in zip(codes, mapping.layers, strict=True)]
         return estimate_mapping(graph, mapping, card, activities=activities, versions=_versions())
 
     def lower(self, graph: LayerGraph, card: Card, out_dir: str | os.PathLike, *, overwrite: bool = False,
               **options: Any) -> Artifact:
-        _check_options(options, MAPPING_OPTIONS)
+        check_options(self.name, options, MAPPING_OPTIONS)
         mapping = map_graph(graph, card, **_mapping_options(options))
         estimate = estimate_mapping(graph, mapping, card, versions=_versions())
         g_min, g_max = card.array.g_min.value, card.array.g_max.value
@@ -76,15 +69,3 @@ class CrossbarBackend:
                    "area_mm2": estimate.area_mm2}
         return Artifact.from_directory(self.name, Path(out_dir), summary)
 
-
-def _layer_inputs(mapping, values: np.ndarray) -> list[np.ndarray]:
-    """Integer input codes of every layer on real data (the integer reference's activations)."""
-    from codesign.ir.reference import run_layer
-
-    current = mapping.graph_layers[0].input_quant.quantize(values)
-    codes = []
-    for layer in mapping.graph_layers:
-        codes.append(current)
-        _, value, out = run_layer(layer, current)
-        current = out if out is not None else value
-    return codes

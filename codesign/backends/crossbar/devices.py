@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from codesign.noise.models import NoiseModel
-from codesign.noise.perturb import instance_generators, stuck_bits
+from codesign.noise.perturb import stuck_bits
 from codesign.quant.fixed_random import SwitchingDistribution
 
 from .mapping import LayerMapping, stored_levels
@@ -90,7 +90,3 @@ def _after_programming(u: torch.Tensor, noise: NoiseModel, gens: dict[str, torch
     if ir_drop is not None:
         u = u / (1.0 + u / (r + level_max) * ir_drop.to(dtype))
     return u - r
-
-
-def instance_streams(seed: int, instance: int, layer: int) -> dict[str, torch.Generator]:
-    return instance_generators(seed, instance, layer)

@@ -21,8 +21,9 @@ import torch
 from codesign.cards import Card, load_card
 from codesign.errors import DataError, ParameterError
 from codesign.ir.graph import LayerGraph, accumulator_bound
-from codesign.ir.reference import prepare_inputs
-from codesign.noise.models import NoiseModel
+from codesign.ir.reference import predictions_of, prepare_inputs
+from codesign.noise.models import NoiseModel, named_model
+from codesign.noise.perturb import instance_generators
 from codesign.quant.fixed_random import SwitchingDistribution
 
 from . import devices
@@ -132,10 +133,8 @@ class _LayerPlan:
 
 
 def _noise_model(noise, card: Card) -> NoiseModel:
-    if noise is None or noise == "card":
-        return NoiseModel.from_card(card)
-    if noise == "ideal":
-        return NoiseModel()
+    if noise is None or noise in ("card", "ideal"):
+        return named_model(noise or "card", card=card)
     if isinstance(noise, NoiseModel):
         return noise
     if isinstance(noise, dict):
@@ -190,7 +189,7 @@ def _program_chunk(plan: _LayerPlan, layer, settings: SimulationSettings, seed: 
         if noise.static_is_ideal and not plan.resample and plan.ir_drop is None:
             cells = plan.levels.to(dtype)
         else:
-            gens = devices.instance_streams(seed, k, plan.index)
+            gens = instance_generators(seed, k, plan.index)
             if plan.resample:
                 cells = devices.sample_switching(lmap, switching, noise, gens, r=plan.r, ir_drop=plan.ir_drop,
                                                  dtype=torch.float64)
@@ -219,10 +218,6 @@ def _product(h: torch.Tensor, weight: torch.Tensor, shared: bool, instances: int
     if shared:
         return (h @ weight).view(h.shape[0], instances, -1)
     return torch.bmm(h, weight)
-
-
-def _instance(values: torch.Tensor, k: int, shared: bool) -> torch.Tensor:
-    return values[:, k] if shared else values[k]
 
 
 @dataclass(eq=False)
@@ -383,10 +378,7 @@ def simulate(graph: LayerGraph, card: Card, x: np.ndarray, y: np.ndarray | None 
                 block_logits = value.numpy()
                 if logits is not None:
                     logits[chunk.start:chunk.stop, b0:b0 + BLOCK] = block_logits
-                if classes == 1:
-                    predictions[chunk.start:chunk.stop, b0:b0 + BLOCK] = block_logits[..., 0] > 0
-                else:
-                    predictions[chunk.start:chunk.stop, b0:b0 + BLOCK] = block_logits.argmax(-1)
+                predictions[chunk.start:chunk.stop, b0:b0 + BLOCK] = predictions_of(block_logits)
                 bar.update(len(chunk) * min(BLOCK, samples - b0))
     seconds = time.perf_counter() - start
     accuracies = None

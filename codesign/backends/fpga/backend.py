@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from codesign.artifact import Artifact, atomic_directory
+from codesign.backends.base import check_options, tool_versions
 from codesign.cards import Card
-from codesign.errors import BackendError, ParameterError
+from codesign.errors import BackendError
 from codesign.estimate import Estimate
 from codesign.ir.graph import LayerGraph
 
@@ -19,19 +20,8 @@ ESTIMATE_OPTIONS = ("reuse_factor", "strategy", "io_type", "vendor_report")
 LOWER_OPTIONS = ("reuse_factor", "strategy", "io_type", "samples", "max_mismatch", "seed", "layers", "allow_oversize")
 
 
-def _check(options: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ParameterError(f"unknown fpga option {unknown[0]!r}", hint=f"use {', '.join(allowed)}")
-
-
 def _versions(with_hls4ml: bool = False) -> dict[str, str]:
-    from importlib.metadata import version
-
-    versions = {"codesign": version("codesign")}
-    if with_hls4ml:
-        versions["hls4ml"] = version("hls4ml")
-    return versions
+    return tool_versions("codesign", *(("hls4ml",) if with_hls4ml else ()))
 
 
 class FpgaBackend:
@@ -43,7 +33,7 @@ class FpgaBackend:
     def estimate(self, graph: LayerGraph, card: Card, **options: Any) -> Estimate:
         """Analytical estimate; ``vendor_report=DIR`` (an hls4ml project synthesised elsewhere)
         adds the reported numbers and the estimate's error to the breakdown."""
-        _check(options, ESTIMATE_OPTIONS)
+        check_options(self.name, options, ESTIMATE_OPTIONS)
         estimate = estimate_fpga(graph, card, reuse_factor=int(options.get("reuse_factor", 1)),
                                  strategy=str(options.get("strategy", "Latency")),
                                  io_type=str(options.get("io_type", "io_parallel")), versions=_versions())
@@ -67,7 +57,7 @@ class FpgaBackend:
         from .hls_project import HlsSettings, build_project, layer_types
         from .verify import compile_and_verify
 
-        _check(options, LOWER_OPTIONS)
+        check_options(self.name, options, LOWER_OPTIONS)
         estimate = self.estimate(graph, card, **{k: options[k] for k in ("reuse_factor", "strategy", "io_type")
                                                   if k in options})
         reason = does_not_fit(estimate)

@@ -326,7 +326,7 @@ def derive_config(graph: LayerGraph, settings: HlsSettings, scratch: Path) -> tu
     import hls4ml
 
     model = prepare_qonnx(graph)
-    config = _quiet(lambda: hls4ml.utils.config.config_from_onnx_model(
+    config = quiet_stdout(lambda: hls4ml.utils.config.config_from_onnx_model(
         model, granularity="name", backend=settings.backend, default_precision=DEFAULT_PRECISION,
         default_reuse_factor=settings.reuse_factor))
     config["Model"]["Strategy"] = settings.strategy
@@ -336,7 +336,7 @@ def derive_config(graph: LayerGraph, settings: HlsSettings, scratch: Path) -> tu
     # setting a type can change which layers hls4ml fuses (a Dense with a given result type no
     # longer absorbs a following scale), so convert until the derived types are stable
     for _ in range(DISCOVERY_ROUNDS):
-        discovered = _quiet(lambda: _convert(model, config, settings, scratch))
+        discovered = quiet_stdout(lambda: _convert(model, config, settings, scratch))
         before = repr(sorted((name, repr(entry.get("Precision"))) for name, entry in layers.items()))
         for layer in discovered.get_layers():
             _derive_layer_types(layer, layers.setdefault(layer.name, {}), graph, settings, derived)
@@ -445,7 +445,7 @@ def _is_default(precision) -> bool:
     return text.startswith("fixed<16,6,") or text == "fixed<16,6>"
 
 
-def _quiet(action):
+def quiet_stdout(action):
     """hls4ml prints its whole topology on every conversion; keep the terminal for our output."""
     import contextlib
     import io
@@ -465,8 +465,8 @@ def build_project(graph: LayerGraph, settings: HlsSettings, out_dir: str | os.Pa
     try:
         with tempfile.TemporaryDirectory(prefix="codesign-hls-discover-") as scratch:
             model, config = derive_config(graph, settings, Path(scratch))
-        hls_model = _quiet(lambda: _convert(model, config, settings, out_dir))
-        _quiet(hls_model.write)
+        hls_model = quiet_stdout(lambda: _convert(model, config, settings, out_dir))
+        quiet_stdout(hls_model.write)
     except CONVERTER_ERRORS as exc:  # hls4ml reports unsupported graphs with assorted exceptions
         message = str(exc).splitlines()[0][:160] if str(exc) else ""
         raise BackendError(f"hls4ml cannot convert {graph.name!r}: {type(exc).__name__}: {message}",

@@ -3,12 +3,12 @@ reports with hls4ml's reader and show estimate vs report per metric."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 from codesign.errors import DataError
 from codesign.estimate import Estimate
+
+from .hls_project import quiet_stdout
 
 HLS_KEYS = {"lut": "LUT", "ff": "FF", "dsp": "DSP", "bram_18k": "BRAM_18K"}
 SYNTH_KEYS = {"lut": "LUT", "ff": "FF", "dsp": "DSP48E", "bram_18k": "BRAM_18K"}
@@ -23,8 +23,7 @@ def read_vendor_report(project_dir: str | Path) -> dict[str, dict[str, float]]:
     if not (project_dir / "project.tcl").is_file():
         raise DataError(f"{project_dir} is not an hls4ml project (no project.tcl)",
                         hint="pass the directory hls4ml wrote (the export's hls4ml_prj/)")
-    with contextlib.redirect_stdout(io.StringIO()):
-        parsed = parse_vivado_report(str(project_dir)) or {}
+    parsed = quiet_stdout(lambda: parse_vivado_report(str(project_dir))) or {}
     found: dict[str, dict[str, float]] = {}
     hls = parsed.get("CSynthesisReport") or {}
     if hls:

@@ -15,7 +15,7 @@ import numpy as np
 
 from codesign.errors import BackendError, ParameterError
 from codesign.ir.graph import LayerGraph
-from codesign.ir.reference import execute
+from codesign.ir.reference import execute, predictions_of
 
 DEFAULT_MAX_MISMATCH = 0.0
 
@@ -35,10 +35,6 @@ class Verification:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
-
-
-def _predictions(logits: np.ndarray) -> np.ndarray:
-    return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
 
 
 def compile_and_verify(hls_model, graph: LayerGraph, x: np.ndarray, *,
@@ -69,6 +65,6 @@ def compile_and_verify(hls_model, graph: LayerGraph, x: np.ndarray, *,
     matches = np.all(np.abs(outputs - as_float32) <= tolerance, axis=1)
     return Verification(
         samples=len(x), exact_match_rate=float(matches.mean()),
-        prediction_match_rate=float((_predictions(outputs) == reference.predictions).mean()),
+        prediction_match_rate=float((predictions_of(outputs) == reference.predictions).mean()),
         max_abs_error=float(np.max(np.abs(outputs - expected))) if len(x) else 0.0,
         max_mismatch=max_mismatch, compile_s=compile_s)
