@@ -429,8 +429,8 @@ def representable(values: np.ndarray, precision) -> bool:
     integer = getattr(precision, "integer", width)
     signed = getattr(precision, "signed", True)
     values = np.asarray(values, dtype=np.float64)
-    if getattr(precision, "rounding_mode", None) is not None and str(precision).startswith("fixed<4,4,RND"):
-        return True  # weight quantiser types: hls4ml quantises the float weights itself
+    if getattr(precision, "rounding_mode", None) is not None:
+        return True  # a type taken from a quantiser: hls4ml quantises the weights to it when writing them
     if width == 1 and not signed:
         return True  # binary (xnor) weights: 0/1 encodes -1/+1
     fractional = width - integer
