@@ -16,7 +16,7 @@ from codesign.ir.graph import LayerGraph
 
 from .cost import does_not_fit, estimate_fpga
 
-ESTIMATE_OPTIONS = ("reuse_factor", "strategy", "io_type", "vendor_report")
+ESTIMATE_OPTIONS = ("reuse_factor", "strategy", "io_type", "backend", "vendor_report")
 LOWER_OPTIONS = ("reuse_factor", "strategy", "io_type", "samples", "max_mismatch", "seed", "layers", "allow_oversize")
 
 
@@ -36,7 +36,8 @@ class FpgaBackend:
         check_options(self.name, options, ESTIMATE_OPTIONS)
         estimate = estimate_fpga(graph, card, reuse_factor=int(options.get("reuse_factor", 1)),
                                  strategy=str(options.get("strategy", "Latency")),
-                                 io_type=str(options.get("io_type", "io_parallel")), versions=_versions())
+                                 io_type=str(options.get("io_type", "io_parallel")),
+                                 backend=str(options.get("backend", "Vitis")), versions=_versions())
         if "vendor_report" not in options:
             return estimate
         from .reports import read_vendor_report, side_by_side

@@ -7,13 +7,20 @@ from codesign.cards import Card
 from codesign.estimate import Estimate
 from codesign.ir.graph import LayerGraph
 
-from .resources import DEFAULTS, LayerResources, ModelConstants, dense_resources
+from .resources import (
+    DEFAULT_BACKEND,
+    LayerResources,
+    ModelConstants,
+    constants_for,
+    dense_resources,
+)
 
 FLOAT_INPUT_BITS = 16  # a float graph input enters as hls4ml's default 16-bit fixed point
 
 
 def layer_resources(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strategy: str = "Latency",
-                    constants: ModelConstants = DEFAULTS) -> list[LayerResources]:
+                    constants: ModelConstants | None = None) -> list[LayerResources]:
+    constants = constants or constants_for(DEFAULT_BACKEND)
     period_ns = (card.clock.period.value - (card.clock.uncertainty.value if card.clock.uncertainty else 0.0)) * 1e9
     rows = []
     for layer in graph.layers:
@@ -25,15 +32,19 @@ def layer_resources(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, str
 
 
 def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strategy: str = "Latency",
-                  io_type: str = "io_parallel", versions: dict[str, str] | None = None) -> Estimate:
-    rows = layer_resources(graph, card, reuse_factor=reuse_factor, strategy=strategy)
+                  io_type: str = "io_parallel", backend: str = DEFAULT_BACKEND,
+                  versions: dict[str, str] | None = None) -> Estimate:
+    """``backend`` is the hls4ml backend the project is built with ('Vitis', as codesign's export
+    does, or 'Vivado' for Vivado HLS 2019-2020); it selects the tool's calibrated constants."""
+    constants = constants_for(backend)
+    rows = layer_resources(graph, card, reuse_factor=reuse_factor, strategy=strategy, constants=constants)
     period = card.clock.period.value
     totals = {key: sum(getattr(r, key) for r in rows) for key in ("lut", "ff", "dsp", "bram_18k")}
     part = card.part
     capacity = {"lut": part.luts.value, "ff": part.ffs.value, "dsp": part.dsps.value, "bram_18k": part.bram_18k.value}
     utilisation = {key: totals[key] / capacity[key] for key in totals}
     fits = all(value <= 1.0 for value in utilisation.values())
-    latency_cycles = sum(r.latency_cycles for r in rows)
+    latency_cycles = sum(r.latency_cycles for r in rows) + constants.io_overhead_cycles
     ii_cycles = max(r.ii_cycles for r in rows)
     latency = latency_cycles * period
     power_parts = {"static": card.power.static.value,
@@ -59,15 +70,19 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
                  "ii_cycles": float(ii_cycles), "fits": float(fits),
                  **{f"utilisation_{k}": v for k, v in utilisation.items()}}
     assumptions = [
-        f"hls4ml {io_type}, {strategy} strategy, reuse factor {reuse_factor}, clock {period * 1e9:g} ns on {part.name}",
-        "weights are constants: zero weights cost nothing, powers of two are shifts, other narrow products are "
-        "LUT shift-and-add networks with one adder per extra canonical-signed-digit digit",
-        f"products go to DSPs only when weight and input are wider than {DEFAULTS.dsp_threshold_bits} bits",
-        "adder trees: one LUT per accumulator bit per two-input add; one register stage per clock period of logic",
+        f"hls4ml {io_type}, {strategy} strategy, reuse factor {reuse_factor}, clock {period * 1e9:g} ns on {part.name}, "
+        f"{constants.tool} HLS constants",
+        "weights are constants: zero weights cost nothing, powers of two are shifts, constants with fewer than "
+        f"{constants.mul_min_digits} canonical-signed-digit digits are LUT shift-and-add networks",
+        f"other products are multipliers: DSPs when the input has at least {constants.dsp_min_input_bits} bits, "
+        "LUTs otherwise, capped by hls4ml's ALLOCATION limit for the reuse factor",
+        f"adds cost {constants.lut_per_adder_bit:g} LUT per result bit; register stages are cut into the adder "
+        "tree every clock period and hold the partial sums alive there",
         "power = card static power + per-resource dynamic power at the card's clock and toggle rate; "
         "energy = power x latency of one inference",
         "equivalent silicon area = resources x per-resource tile areas from the card",
-        "first-order model, not yet calibrated against synthesis results (docs/fpga.md)",
+        "calibrated against recorded hls4ml C-synthesis results with trained-like random weights; typical "
+        "errors and what is still off are in docs/fpga.md (Calibration status)",
     ]
     if not fits:
         over = ", ".join(f"{k} {utilisation[k]:.0%}" for k in utilisation if utilisation[k] > 1)
