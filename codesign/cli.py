@@ -48,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--card", required=True, help="card name (see `codesign cards`) or .toml path")
         sub.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
                          help="backend option, repeatable (values parsed as JSON when possible)")
+        sub.add_argument("--data", help="labelled data for verification, activity and approximation: a CSV "
+                         "(label last), uci:NAME or a scikit-learn set name (same as -O data=...)")
         if name == "export":
+            sub.add_argument("--accuracy-loss", type=float, nargs="+", metavar="LOSS",
+                             help="printed: approximate the design within this accuracy loss (e.g. 0.01); "
+                             "the first value picks the written design, all of them go to pareto.json")
             sub.add_argument("--out", required=True, help="output directory (created atomically)")
             sub.add_argument("--force", action="store_true", help="replace an existing output directory")
         else:
@@ -170,14 +175,22 @@ def _graph_card_backend(args):
 
 def cmd_export(args) -> int:
     graph, card, backend = _graph_card_backend(args)
-    artifact = backend.lower(graph, card, args.out, overwrite=args.force, **_options(args.option))
+    options = _options(args.option)
+    if args.data:
+        options["data"] = args.data
+    if args.accuracy_loss:
+        options["accuracy_loss"] = args.accuracy_loss
+    artifact = backend.lower(graph, card, args.out, overwrite=args.force, **options)
     print(f"wrote {artifact.directory} ({len(artifact.files)} files, sha256 {artifact.digest[:16]})")
     return 0
 
 
 def cmd_estimate(args) -> int:
     graph, card, backend = _graph_card_backend(args)
-    estimate = backend.estimate(graph, card, **_options(args.option))
+    options = _options(args.option)
+    if args.data:
+        options["data"] = args.data
+    estimate = backend.estimate(graph, card, **options)
     if args.out:
         estimate.save(args.out)
     if args.json:

@@ -1,0 +1,1 @@
+"""Printed-electronics backend: bespoke combinational MLP circuits, synthesised with yosys."""

@@ -1,0 +1,247 @@
+"""The bespoke design: a bit-true integer description of the circuit, from which the Verilog,
+the approximations and the accuracy evaluation are all derived.
+
+Every neuron is a sum of shifted inputs (the CSD digits of its hard-wired weights), an exact
+integer requantisation (see ``requant``), and the last layer feeds an argmax comparator tree.
+``evaluate`` computes exactly what the gates compute, so the search can score approximations
+without synthesising them, and gate-level simulation is checked against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import numpy as np
+
+from codesign.backends.printed.csd import csd
+from codesign.backends.printed.requant import Requant, fit, tabulate
+from codesign.errors import UnsupportedOpError
+from codesign.ir.graph import DenseLayer, LayerGraph
+
+MAX_LOGIT_SHIFT = 30
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """One hard-wired neuron.  ``weights`` are what the circuit multiplies by (negated when the
+    reference's map is decreasing, so every requantisation below is non-decreasing)."""
+
+    weights: tuple[int, ...]
+    requant: Requant | None = None  # hidden layers: accumulator -> output code
+    logit: tuple[int, int] | None = None  # last layer: z = acc * M + C
+    truncation: int = 0  # accumulation approximation: partial-product bits below this are dropped
+    output_drop: int = 0  # activation approximation: low bits of the output code forced to zero
+
+    def terms(self) -> list[tuple[int, int, int]]:
+        """(input index, shift, sign) of every partial product."""
+        return [(i, shift, sign) for i, w in enumerate(self.weights) if w for shift, sign in csd(w)]
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    neurons: tuple[Neuron, ...]
+    output_bits: int  # width of each output code (unsigned unless ``signed_output``)
+    signed_output: bool = False
+
+
+@dataclass(frozen=True)
+class Design:
+    """A combinational classifier: integer input codes in, class index out."""
+
+    name: str
+    input_low: int
+    input_high: int
+    layers: tuple[Layer, ...]
+    classes: int
+    argmax_drop: int = 0  # argmax approximation: low bits of every logit ignored
+
+    @property
+    def input_bits(self) -> int:
+        return width_of(self.input_low, self.input_high)
+
+    @property
+    def input_signed(self) -> bool:
+        return self.input_low < 0
+
+    @property
+    def in_features(self) -> int:
+        return len(self.layers[0].neurons[0].weights)
+
+    @property
+    def class_bits(self) -> int:
+        return max(1, (self.classes - 1).bit_length())
+
+    def with_layer(self, index: int, layer: Layer) -> Design:
+        layers = list(self.layers)
+        layers[index] = layer
+        return replace(self, layers=tuple(layers))
+
+
+def width_of(low: int, high: int) -> int:
+    """Bits of the two's complement (signed) or plain (unsigned) word holding [low, high]."""
+    if low >= 0:
+        return max(1, int(high).bit_length())
+    return max(int(high).bit_length(), int(-low - 1).bit_length()) + 1
+
+
+# -- evaluation --------------------------------------------------------------------------------
+def term_value(x: np.ndarray, shift: int, sign: int, truncation: int) -> np.ndarray:
+    """One partial product as the circuit forms it (low bits dropped under truncation)."""
+    if shift >= truncation:
+        return sign * (x << shift)
+    return sign * ((x >> (truncation - shift)) << truncation)
+
+
+def accumulate(neuron: Neuron, x: np.ndarray) -> np.ndarray:
+    acc = np.zeros(len(x), dtype=np.int64)
+    if neuron.truncation == 0:
+        weights = np.asarray(neuron.weights, dtype=np.int64)
+        return x @ weights
+    for index, shift, sign in neuron.terms():
+        acc += term_value(x[:, index], shift, sign, neuron.truncation)
+    return acc
+
+
+def accumulator_range(neuron: Neuron, low: np.ndarray, high: np.ndarray) -> tuple[int, int]:
+    """Exact bounds of the accumulator for inputs in [low, high] (terms are monotone in x)."""
+    lo = hi = 0
+    for index, shift, sign in neuron.terms():
+        ends = [int(term_value(np.array([v]), shift, sign, neuron.truncation)[0]) for v in (low[index], high[index])]
+        lo, hi = lo + min(ends), hi + max(ends)
+    return lo, hi
+
+
+def logit_of(neuron: Neuron, acc: np.ndarray) -> np.ndarray:
+    """Output-layer value the argmax compares: quantised code, or the fixed-point logit."""
+    if neuron.requant is not None:
+        return neuron.requant.apply(acc)
+    return acc * neuron.logit[0] + neuron.logit[1]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    codes: tuple[np.ndarray, ...]  # input codes, then each hidden layer's output codes
+    logits: np.ndarray  # integer z of the last layer (after the argmax approximation)
+    predictions: np.ndarray
+
+
+def evaluate(design: Design, x_codes: np.ndarray) -> Evaluation:
+    """Exactly what the circuit computes, on integer input codes (N, features)."""
+    current = np.asarray(x_codes, dtype=np.int64)
+    codes = [current]
+    for layer in design.layers[:-1]:
+        columns = []
+        for neuron in layer.neurons:
+            out = neuron.requant.apply(accumulate(neuron, current))
+            columns.append((out >> neuron.output_drop) << neuron.output_drop)
+        current = np.stack(columns, axis=1)
+        codes.append(current)
+    logits = np.stack([logit_of(n, accumulate(n, current)) for n in design.layers[-1].neurons], axis=1)
+    logits = logits >> design.argmax_drop
+    if design.classes == 1 or logits.shape[1] == 1:
+        predictions = (logits[:, 0] > 0).astype(np.int64)
+    else:
+        predictions = np.argmax(logits, axis=1)
+    return Evaluation(tuple(codes), logits, predictions)
+
+
+# -- building from the layer graph ---------------------------------------------------------------
+def build(graph: LayerGraph, name: str | None = None) -> Design:
+    """The exact bespoke design of an integer MLP (raises for what a printed circuit cannot do)."""
+    graph.require_integer("the printed backend")
+    spec = graph.input_quant
+    low = np.full(graph.in_features, spec.code_min, dtype=np.int64)
+    high = np.full(graph.in_features, spec.code_max, dtype=np.int64)
+    layers = []
+    for position, layer in enumerate(graph.layers):
+        last = position == len(graph.layers) - 1
+        if last and layer.output_quant is None:
+            layers.append(_logit_layer(layer, low, high))
+            break
+        built = _hidden_layer(layer, low, high)
+        if last:  # quantised logits: argmax over the codes themselves
+            layers.append(_codes_as_logits(layer, built))
+            break
+        layers.append(built)
+        low = np.array([n.requant.low for n in built.neurons], dtype=np.int64)
+        high = np.array([n.requant.high for n in built.neurons], dtype=np.int64)
+    return Design(name or graph.name, int(spec.code_min), int(spec.code_max), tuple(layers),
+                  classes=graph.out_features)
+
+
+def _hidden_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray) -> Layer:
+    neurons = []
+    for j in range(layer.out_features):
+        weights = tuple(int(w) for w in layer.weight[j])
+        acc_low, acc_high = accumulator_range(Neuron(weights), low, high)
+        form, negate = fit(tabulate(layer, j, acc_low, acc_high), acc_low)
+        if negate:
+            weights = tuple(-w for w in weights)
+        neurons.append(Neuron(weights, requant=form))
+    low_code = min(n.requant.low for n in neurons)
+    high_code = max(n.requant.high for n in neurons)
+    if low_code < 0:
+        raise UnsupportedOpError(f"{layer.name}: signed hidden activations are not supported by the printed backend",
+                                 hint="use an unsigned activation quantiser after ReLU (Brevitas QuantReLU)")
+    return Layer(layer.name, tuple(neurons), width_of(0, high_code))
+
+
+def _codes_as_logits(layer: DenseLayer, built: Layer) -> Layer:
+    scale = layer.output_quant.scale.reshape(-1)
+    if scale.size > 1 and np.any(scale != scale[0]):
+        raise UnsupportedOpError(f"{layer.name}: per-channel output scales make the argmax depend on float scales",
+                                 hint="quantise the logits per tensor")
+    return built
+
+
+def _logit_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray) -> Layer:
+    """z_j = acc_j * M + C_j with the argmax of z equal to the argmax of the real logits."""
+    affine = layer.post_affine()
+    if affine is None:
+        raise UnsupportedOpError(f"{layer.name}: the output layer applies a non-affine function before the argmax",
+                                 hint="end the model with a plain linear layer (no activation)")
+    mul = np.broadcast_to(np.asarray(affine.mul, dtype=np.float64).reshape(-1), (layer.out_features,))
+    add = np.broadcast_to(np.asarray(affine.add, dtype=np.float64).reshape(-1), (layer.out_features,))
+    bias = np.zeros(layer.out_features) if layer.bias is None else np.asarray(layer.bias, dtype=np.float64)
+    gain = layer.acc_scale * mul  # value_j = gain_j * acc_j + offset_j
+    offset = bias * mul + add
+    weights = [tuple(int(w) for w in row) for row in layer.weight]
+    if np.any(gain <= 0):
+        if layer.out_features > 1:
+            raise UnsupportedOpError(f"{layer.name}: a logit decreases with its accumulator",
+                                     hint="fold negative batch-norm scales into the weights before export")
+        weights, gain, offset = [tuple(-w for w in weights[0])], -gain, -offset
+    if layer.out_features == 1:
+        # prediction = value > 0  <=>  acc > -offset/gain  <=>  acc - floor(-offset/gain) > 0
+        bound = Fraction(-float(offset[0])) / Fraction(float(gain[0]))
+        return Layer(layer.name, (Neuron(weights[0], logit=(1, -int(bound // 1))),), 1, signed_output=True)
+    if np.all(gain == gain[0]):
+        logits = _ranked_offsets([Fraction(float(o)) / Fraction(float(gain[0])) for o in offset])
+    else:  # per-channel gains: a common fixed-point grid, checked by verification on data
+        shift, smallest = 16, float(np.min(gain))
+        logits = [(round(g / smallest * (1 << shift)), _floor(Fraction(float(o)) / Fraction(smallest) * (1 << shift)))
+                  for g, o in zip(gain, offset, strict=True)]
+    neurons = tuple(Neuron(w, logit=form) for w, form in zip(weights, logits, strict=True))
+    return Layer(layer.name, neurons, 0, signed_output=True)
+
+
+def _floor(value: Fraction) -> int:
+    return int(value // 1)
+
+
+def _ceil(value: Fraction) -> int:
+    return -int((-value) // 1)
+
+
+def _ranked_offsets(offsets: list[Fraction]) -> list[tuple[int, int]]:
+    """Exact integer logits for real offsets o_j (in accumulator units): z_j = acc_j*K + C_j with
+    C_j = floor(o_j)*K + rank of frac(o_j).  For integer differences d = acc_i - acc_j, real
+    arithmetic keeps i ahead iff d >= floor(o_j) - floor(o_i) + [frac_j > frac_i], and so does
+    z, because ranks order the fractions exactly (equal fractions share a rank, so the comparator
+    tree's lower-index-wins rule matches argmax on exact ties)."""
+    fractions = sorted({o - _floor(o) for o in offsets})
+    rank = {f: position for position, f in enumerate(fractions)}
+    scale = 1 << (len(fractions) - 1).bit_length()
+    return [(scale, _floor(o) * scale + rank[o - _floor(o)]) for o in offsets]
