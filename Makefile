@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: setup demo test test-slow bench-robustness bench-crossbar lint format clean
+.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-fpga lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ bench-robustness: setup
 bench-crossbar: setup
 	bash benchmarks/install_aihwkit.sh $(VENV)
 	$(BIN)/python benchmarks/crossbar_throughput.py
+
+# bespoke printed MLPs on Cardio/RedWine/WhiteWine/Pendigits vs the published table, ~10 min;
+# add REFERENCE_VERILOG=DIR to synthesise published RTL with the same flow and library
+bench-printed: setup
+	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))
+
+# FPGA estimate vs published hls4ml synthesis results (per-metric error, leave-one-model-out)
+bench-fpga: setup
+	$(BIN)/python benchmarks/fpga_calibration.py
 
 lint: setup
 	$(BIN)/ruff check codesign flows tests examples benchmarks

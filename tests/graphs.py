@@ -161,16 +161,19 @@ def finn_tfc(weight_bits=1, act_bits=1, hidden=(32, 32), image=(1, 1, 6, 6), cla
 
 
 def brevitas_mlp(sizes=(8, 12, 6, 3), weight_bits=4, act_bits=4, *, per_channel=True, batchnorm=True,
-                 head: str | None = None, activation: str = "Relu", seed: int = 0) -> onnx.ModelProto:
+                 head: str | None = None, activation: str = "Relu", seed: int = 0,
+                 power_of_two: bool = False) -> onnx.ModelProto:
     """As brevitas export_qonnx writes it: input Quant, Gemm(transB=1) with per-channel weight
     scales and an int32 bias Quant, BatchNormalization, activation, Quant."""
     b = GraphBuilder((1, sizes[0]), seed=seed)
-    in_scale = 1.0 / 15
+    in_scale = 1.0 / 16 if power_of_two else 1.0 / 15
     b.quant(scale=in_scale, bits=4, signed=0)
     for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         weight = b.rng.normal(0, 1 / np.sqrt(fan_in), (fan_out, fan_in))
         scale = (np.abs(weight).max(axis=1, keepdims=True) / (2 ** (weight_bits - 1) - 1)) if per_channel \
             else np.abs(weight).max() / (2 ** (weight_bits - 1) - 1)
+        if power_of_two:
+            scale = 2.0 ** np.ceil(np.log2(scale))
         w = b.quantized_weight(weight, scale=scale, bits=weight_bits, narrow=1)
         bias_scale = (in_scale * np.asarray(scale)).reshape(-1)
         bias_raw = b.rng.normal(0, 0.2, fan_out)

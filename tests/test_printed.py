@@ -41,6 +41,12 @@ def per_tensor(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def power_of_two(tmp_path_factory):
+    return _graph(tmp_path_factory, "po2", brevitas_mlp((12, 5, 4), weight_bits=8, act_bits=6, per_channel=False,
+                                                         batchnorm=False, seed=8, power_of_two=True))
+
+
+@pytest.fixture(scope="module")
 def batchnorm(tmp_path_factory):
     return _graph(tmp_path_factory, "bn", brevitas_mlp((9, 5, 4, 3), weight_bits=6, act_bits=3, per_channel=False,
                                                         batchnorm=True, seed=5))
@@ -80,6 +86,14 @@ def test_decreasing_map_is_fitted_on_negated_accumulators():
     assert negate and np.array_equal(form.apply(-acc), codes)
 
 
+def test_power_of_two_requantisation_is_a_shift_with_ties_to_even():
+    acc = np.arange(-400, 3000)
+    codes = np.clip(np.round((acc + 37) / 8), 0, 255).astype(np.int64)  # numpy rounds ties to even
+    form, _ = fit(codes, -400)
+    assert isinstance(form, ShiftRequant) and form.half_even and form.multiplier == 1 and form.shift == 3
+    assert np.array_equal(form.apply(acc), codes)
+
+
 def test_threshold_form_when_no_line_fits():
     acc = np.arange(-200, 201)
     codes = np.clip(np.round(15 / (1 + np.exp(-acc / 40.0))), 0, 15).astype(np.int64)  # sigmoid: not a line
@@ -89,7 +103,7 @@ def test_threshold_form_when_no_line_fits():
 
 
 # -- design vs integer reference -----------------------------------------------------------------
-@pytest.mark.parametrize("fixture", ["per_tensor", "batchnorm"])
+@pytest.mark.parametrize("fixture", ["per_tensor", "batchnorm", "power_of_two"])
 def test_design_is_bit_exact_with_the_integer_reference(fixture, request):
     graph = request.getfixturevalue(fixture)
     design = build(graph)
@@ -120,6 +134,14 @@ def test_mapped_netlist_matches_reference_and_uses_only_card_cells(exact_impleme
     assert verification["passed"] and verification["gate_vs_reference_mismatches"] == 0
     kinds = {c["type"] for c in exact_implementation.synthesis.module["cells"].values()}
     assert kinds and kinds <= set(combinational_cells(card))
+
+
+def test_power_of_two_design_synthesises_bit_exact(power_of_two, card):
+    x = random_inputs(power_of_two, 800, seed=9)
+    implementation = implement(build(power_of_two), card, input_codes(power_of_two, x), activity_source="random",
+                               reference_predictions=execute(power_of_two, x).predictions)
+    assert implementation.verification["gate_vs_reference_mismatches"] == 0
+    assert "ties to even" in implementation.verilog
 
 
 def test_estimate_comes_from_the_netlist_with_units(exact_implementation, card):

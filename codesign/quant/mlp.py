@@ -15,6 +15,8 @@ class MLPConfig:
 
     Inputs are expected in [0, 1] (see ``codesign.data``) and quantised with a fixed scale
     1 / (2**input_bits - 1), so input codes are exactly what a sensor ADC would deliver.
+    ``power_of_two`` restricts every scale to a power of two (input scale 2**-input_bits):
+    requantisation between layers then is a shift, which bespoke printed circuits get for free.
     """
 
     hidden: tuple[int, ...] = (16,)
@@ -25,6 +27,7 @@ class MLPConfig:
     batchnorm: bool = False
     bias: bool = True
     fixed_random: tuple[int, ...] = ()  # indices of dense layers drawn from the device and frozen
+    power_of_two: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -38,6 +41,8 @@ class MLPConfig:
             if bits > 16:
                 raise ParameterError(f"MLPConfig.{name} = {bits} is too wide for quantisation-aware training",
                                      hint="use 1..16 bits (8 or fewer is typical)")
+        if self.power_of_two and self.per_channel:
+            raise ParameterError("power_of_two scales are per tensor", hint="drop per_channel or power_of_two")
         if any(h < 1 for h in self.hidden):
             raise ParameterError(f"hidden sizes {self.hidden} must be positive", hint="e.g. hidden=(16,)")
 
@@ -59,6 +64,7 @@ class Topology:
 def weight_quantizer(config: MLPConfig):
     from brevitas.quant import (
         Int8WeightPerChannelFloat,
+        Int8WeightPerTensorFixedPoint,
         Int8WeightPerTensorFloat,
         SignedBinaryWeightPerTensorConst,
     )
@@ -67,6 +73,8 @@ def weight_quantizer(config: MLPConfig):
 
     if config.weight_bits == 1:
         return SignedBinaryWeightPerTensorConst
+    if config.power_of_two:
+        return Int8WeightPerTensorFixedPoint
     return Int8WeightPerChannelFloat if config.per_channel else Int8WeightPerTensorFloat
 
 
@@ -92,7 +100,7 @@ def build_mlp(topology: Topology, *, seed: int = 0, switching=None):
 
 def _build(topology: Topology):
     import torch.nn as nn
-    from brevitas.quant import Int32Bias, Uint8ActPerTensorFloat
+    from brevitas.quant import Int32Bias, Uint8ActPerTensorFixedPoint, Uint8ActPerTensorFloat
 
     from codesign.quant.brevitas_import import qnn
     from codesign.quant.noisy import NoisyQuantLinear
@@ -100,10 +108,13 @@ def _build(topology: Topology):
     config = topology.config
     sizes = topology.sizes
     weight_quant = weight_quantizer(config)
-    layers: list[nn.Module] = [
-        qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=config.input_bits,
-                          scaling_impl_type="const", scaling_init=1.0, return_quant_tensor=True)
+    levels = 2**config.input_bits - 1
+    layers: list[nn.Module] = [  # full scale 1.0 (scale 1/levels), or scale 2**-bits for power_of_two
+        qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=config.input_bits, scaling_impl_type="const",
+                          scaling_init=levels / (levels + 1) if config.power_of_two else 1.0,
+                          return_quant_tensor=True)
     ]
+    act_quant = Uint8ActPerTensorFixedPoint if config.power_of_two else Uint8ActPerTensorFloat
     for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         last = index == len(sizes) - 2
         kwargs = {"weight_quant": weight_quant, "bias": config.bias,
@@ -115,5 +126,5 @@ def _build(topology: Topology):
         if not last:
             if config.batchnorm:
                 layers.append(nn.BatchNorm1d(fan_out))
-            layers.append(qnn.QuantReLU(bit_width=config.act_bits, return_quant_tensor=True))
+            layers.append(qnn.QuantReLU(act_quant=act_quant, bit_width=config.act_bits, return_quant_tensor=True))
     return nn.Sequential(*layers)

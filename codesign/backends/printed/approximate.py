@@ -4,6 +4,8 @@
   (weights within the tolerance of zero vanish: pruning);
 * accumulation: partial-product bits below ``truncation`` are dropped before summation;
 * activation: the low ``output_drop`` bits of a hidden neuron's output code are forced to zero;
+* requantisation: the multiplier of a hidden neuron's requantisation keeps only its
+  ``requant_digits`` most significant CSD digits (0: exact);
 * argmax: the comparator tree ignores the low ``argmax_drop`` bits of every logit.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from codesign.backends.printed.csd import cheapest_near, digit_count
+from codesign.backends.printed.csd import cheapest_near, csd, digit_count
 from codesign.backends.printed.design import Design, Layer
 from codesign.backends.printed.requant import ShiftRequant
 
@@ -23,6 +25,7 @@ class NeuronKnobs:
     coefficient_tolerance: int = 0
     truncation: int = 0
     output_drop: int = 0
+    requant_digits: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,19 @@ def apply(design: Design, approximation: Approximation) -> Design:
             if knob.coefficient_tolerance:
                 weights = tuple(cheapest_near(w, knob.coefficient_tolerance) if w else 0 for w in weights)
             drop = knob.output_drop if neuron.requant is not None else 0
-            neurons.append(replace(neuron, weights=weights, truncation=knob.truncation, output_drop=drop))
+            requant = neuron.requant
+            if knob.requant_digits and isinstance(requant, ShiftRequant):
+                requant = replace(requant, multiplier=leading_digits(requant.multiplier, knob.requant_digits))
+            neurons.append(replace(neuron, weights=weights, truncation=knob.truncation, output_drop=drop,
+                                   requant=requant))
         layers.append(Layer(layer.name, tuple(neurons), layer.output_bits, layer.signed_output))
     return replace(design, layers=tuple(layers), argmax_drop=approximation.argmax_drop)
+
+
+def leading_digits(value: int, digits: int) -> int:
+    """``value`` rounded to its ``digits`` most significant CSD digits."""
+    kept = sorted(csd(value), reverse=True)[:digits]
+    return sum(sign << shift for shift, sign in kept)
 
 
 def cost_proxy(design: Design) -> float:

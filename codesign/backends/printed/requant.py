@@ -28,14 +28,22 @@ MAX_SHIFT = 30
 
 @dataclass(frozen=True)
 class ShiftRequant:
+    """clip(floor((acc*M + C) / 2**s)), or with ``half_even`` the shift rounds ties to even
+    (v = acc*M + C; (v + bit s of v) >> s, C holding 2**(s-1) - 1): the rounding of
+    power-of-two requantisation in QONNX / Brevitas, which no floor of a line reproduces."""
+
     multiplier: int
     offset: int
     shift: int
     low: int
     high: int
+    half_even: bool = False
 
     def apply(self, acc: np.ndarray) -> np.ndarray:
-        return np.clip((acc * self.multiplier + self.offset) >> self.shift, self.low, self.high)
+        value = acc * self.multiplier + self.offset
+        if self.half_even:
+            value = value + ((value >> self.shift) & 1)
+        return np.clip(value >> self.shift, self.low, self.high)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ def fit(codes: np.ndarray, acc_low: int) -> tuple[Requant, bool]:
     levels = codes[starts]
     form = _fit_line(acc_low + starts, acc_low + ends, levels, low, high)
     if form is None:
+        form = _fit_half_even_shift(codes, acc_low, low, high, acc_low + starts)
+    if form is None:
         form = ThresholdRequant(tuple(int(acc_low + start) for start in starts[1:]
                                       for _ in range(int(codes[start] - codes[start - 1]))), low)
     return form, negate
@@ -127,6 +137,28 @@ def _fit_line(starts: np.ndarray, ends: np.ndarray, levels: np.ndarray, low: int
         if digit_count(multiplier) <= 1 or shift > best[1].shift + 6:
             break
     return None if best is None else best[1]
+
+
+def _fit_half_even_shift(codes: np.ndarray, acc_low: int, low: int, high: int,
+                         starts: np.ndarray) -> ShiftRequant | None:
+    """A pure shift with ties to even (M = 1): checked against the whole table."""
+    if len(starts) < 3:
+        return None
+    spacing = (starts[-1] - starts[1]) / max(len(starts) - 2, 1)
+    if spacing < 1:
+        return None
+    acc = np.arange(acc_low, acc_low + len(codes), dtype=np.int64)
+    center = int(round(np.log2(spacing)))
+    for shift in (center, center - 1, center + 1):
+        if shift < 1:
+            continue
+        # level low+1 starts at starts[1]: (starts[1] + C) / 2**s rounds up to low+1 there
+        guess = int((int(codes[starts[1] - acc_low]) - 0.5) * (1 << shift)) - int(starts[1]) + (1 << (shift - 1)) - 1
+        for offset in range(guess - 3, guess + 4):
+            form = ShiftRequant(1, offset, shift, low, high, half_even=True)
+            if np.array_equal(form.apply(acc), codes):
+                return form
+    return None
 
 
 def _cheapest_in(low: int, high: int) -> int:

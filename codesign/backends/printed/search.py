@@ -57,10 +57,11 @@ def _suggest(trial, design: Design) -> Approximation:
         for j, neuron in enumerate(layer.neurons):
             tolerance = COEFFICIENT_TOLERANCES[trial.suggest_int(f"l{li}n{j}_coef", 0, len(COEFFICIENT_TOLERANCES) - 1)]
             truncation = trial.suggest_int(f"l{li}n{j}_trunc", 0, 8)
-            drop = 0
+            drop = digits = 0
             if neuron.requant is not None and li < len(design.layers) - 1:
                 drop = trial.suggest_int(f"l{li}n{j}_drop", 0, max(neuron.requant.high.bit_length() - 1, 0))
-            knobs.append(NeuronKnobs(tolerance, truncation, drop))
+                digits = trial.suggest_int(f"l{li}n{j}_rdigits", 0, 4)
+            knobs.append(NeuronKnobs(tolerance, truncation, drop, digits))
         layers.append(tuple(knobs))
     return Approximation(tuple(layers), trial.suggest_int("argmax_drop", 0, 8))
 
@@ -79,7 +80,10 @@ def search(design: Design, x_codes: np.ndarray, labels: np.ndarray, *, trials: i
     sampler = optuna.samplers.NSGAIISampler(seed=seed, population_size=40)
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler, storage=storage,
                                 study_name=study_name, load_if_exists=storage is not None)
-    study.enqueue_trial({name: 0 for name in _parameter_names(design)})
+    if not study.trials:
+        study.enqueue_trial({name: 0 for name in _parameter_names(design)})
+        for params in _uniform_starts(design)[:max(trials // 4, 1)]:
+            study.enqueue_trial(params)
     seen: dict = {}
 
     def objective(trial) -> tuple[float, float]:
@@ -103,5 +107,20 @@ def _parameter_names(design: Design) -> list[str]:
         for j, neuron in enumerate(layer.neurons):
             names += [f"l{li}n{j}_coef", f"l{li}n{j}_trunc"]
             if neuron.requant is not None and li < len(design.layers) - 1:
-                names.append(f"l{li}n{j}_drop")
+                names += [f"l{li}n{j}_drop", f"l{li}n{j}_rdigits"]
     return [*names, "argmax_drop"]
+
+
+def _uniform_starts(design: Design) -> list[dict]:
+    """Whole-design settings of increasing strength: starting points on every part of the front,
+    which random initial populations of a many-parameter search rarely contain."""
+    starts = []
+    for coef in range(0, 7):
+        for trunc in range(0, 7, 2):
+            for drop in (0, 1, 2):
+                params = {}
+                for name in _parameter_names(design):
+                    kind = name.rsplit("_", 1)[1]
+                    params[name] = {"coef": coef, "trunc": trunc, "drop": drop, "rdigits": 3 if drop else 0}[kind]
+                starts.append(params)
+    return starts

@@ -134,11 +134,17 @@ def _requant(w: _Writer, acc: str, acc_low: int, acc_high: int, neuron: Neuron, 
         code = f"{prefix}_code"
     else:
         m, c, s = requant.multiplier, requant.offset, requant.shift
-        w.comment(f"requantisation: clip((acc * {m} + {c}) >>> {s}, {requant.low}, {requant.high})")
+        w.comment(f"requantisation: clip((acc * {m} + {c}) >>> {s}, {requant.low}, {requant.high})"
+                  + (" with ties to even" if requant.half_even else ""))
         scaled = [*_multiply(acc, m), *([(1, _literal(c))] if c else [])]
         ends = [acc_low * m + c, acc_high * m + c]
         w.wire(f"{prefix}_scaled", min(ends), max(ends), _sum(scaled))
-        w.wire(f"{prefix}_shifted", min(ends) >> s, max(ends) >> s, f"{prefix}_scaled >>> {s}")
+        if requant.half_even:
+            w.comment("ties round to even: add bit s of the scaled value before the shift")
+            w.wire(f"{prefix}_shifted", min(ends) >> s, (max(ends) + 1) >> s,
+                   f"({prefix}_scaled + $signed({{1'b0, {prefix}_scaled[{s}]}})) >>> {s}")
+        else:
+            w.wire(f"{prefix}_shifted", min(ends) >> s, max(ends) >> s, f"{prefix}_scaled >>> {s}")
         lo, hi = _literal(requant.low), _literal(requant.high)
         w.wire(f"{prefix}_code", requant.low, requant.high,
                f"({prefix}_shifted < {lo}) ? {lo} : ({prefix}_shifted > {hi}) ? {hi} : {prefix}_shifted")
