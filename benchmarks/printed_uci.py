@@ -74,6 +74,8 @@ def main(argv=None) -> int:
         summary.add_column(column, justify="right")
     for r in results:
         p, e, (b1, b5) = r["published"], r["exact"], r["budgets"]
+        if "area_cm2" not in p:
+            continue
         summary.add_row(r["dataset"], f"{e['area_cm2'] / p['area_cm2']:.2f}", f"{e['power_mw'] / p['power_mw']:.2f}",
                         f"{b1['area_cm2'] / p['approx_area_cm2']:.2f}", f"{b1['power_mw'] / p['approx_power_mw']:.2f}",
                         f"{b5['area_reduction']:.1f}x", f"{b5['power_reduction']:.1f}x")
