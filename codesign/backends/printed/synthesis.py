@@ -66,12 +66,14 @@ def synthesize(verilog: str, liberty: str, top: str, *, timeout_s: float = DEFAU
         folder = Path(tmp)
         (folder / "design.v").write_text(verilog, encoding="utf-8")
         (folder / "cells.lib").write_text(liberty, encoding="utf-8")
+        # the WebAssembly yosys sees only its working directory: every input file goes there
+        shutil.copyfile(RIPPLE_ALU, folder / RIPPLE_ALU.name)
         abc = "abc -fast -liberty cells.lib" if abc_script == "fast" else "abc -liberty cells.lib"
         script = "; ".join([
             "read_verilog design.v",
             f"synth -flatten -noabc -top {top} -run :fine",
             "maccmap",
-            f"techmap -map {RIPPLE_ALU}",
+            f"techmap -map {RIPPLE_ALU.name}",
             f"synth -flatten -noabc -top {top} -run fine:",
             abc,
             "opt_clean -purge",
