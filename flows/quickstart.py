@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from codesign.compare import compare
 from codesign.data import load_dataset
 from codesign.errors import CodesignError
 from codesign.ir import execute, load
@@ -70,10 +71,16 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                   f"(Brevitas fake-quant {result.test_accuracy:.2%})")
     info = summary(graph)
     console.print(layer_table(info))
+    comparison = compare(graph, options={"printed": {"data": args.dataset, "seed": args.seed}})
+    files = comparison.save(args.out)
+    console.print("[bold]6. targets[/bold] the same model on an FPGA, a resistive crossbar and printed EGFET logic:")
+    console.print(comparison.table())
+    console.print(f"table: {files['csv']}, plot: {files['png']}")
     report = {"dataset": data.name, "topology": list(topology.sizes), "config": json.loads(config.to_json()),
               "train_accuracy": result.train_accuracy, "test_accuracy": result.test_accuracy,
               "reference_accuracy": reference_accuracy, "crosscheck": check.to_dict(),
               "model": str(model_path), "layers": info["layers"], "totals": info["totals"],
+              "targets": comparison.to_dict()["rows"],
               "seconds": round(time.perf_counter() - started, 2)}
     (args.out / "quickstart.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     console.print(f"done in {report['seconds']:.1f} s; report: {args.out / 'quickstart.json'}")
