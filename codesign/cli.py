@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 
 from codesign import __version__
 from codesign.errors import CodesignError
@@ -44,8 +45,15 @@ def _parser() -> argparse.ArgumentParser:
                        ("estimate", "estimate latency, energy and area on a target")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("model", help="QONNX .onnx file")
-        sub.add_argument("--target", help="backend name (default: the card's family)")
-        sub.add_argument("--card", required=True, help="card name (see `codesign cards`) or .toml path")
+        if name == "export":
+            sub.add_argument("--target", help="backend name (default: the card's family)")
+            sub.add_argument("--card", required=True, help="card name (see `codesign cards`) or .toml path")
+        else:
+            sub.add_argument("--target", help="backend name (default: the card's family), or 'all' for the "
+                             "cross-target table (default cards: one per family)")
+            sub.add_argument("--card", action="append", metavar="CARD",
+                             help="card name or .toml path; repeat with --target all (default there: "
+                             "pynq-z2, rram-40nm, egfet-1v)")
         sub.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
                          help="backend option, repeatable (values parsed as JSON when possible)")
         sub.add_argument("--data", help="labelled data for verification, activity and approximation: a CSV "
@@ -58,8 +66,17 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--force", action="store_true", help="replace an existing output directory")
         else:
             sub.add_argument("--json", action="store_true")
-            sub.add_argument("--out", help="also write the estimate JSON here")
+            sub.add_argument("--out", help="also write the estimate JSON here (with --target all: a directory "
+                             "for comparison.json, .csv and .png)")
+    for name, (module, text) in EXTENSIONS.items():
+        import_module(module).add_arguments(commands.add_parser(name, help=text, description=text))
     return parser
+
+
+# commands implemented in their own modules: each has add_arguments(parser) and run(args) -> int
+EXTENSIONS = {
+    "check": ("codesign.check", "recompute estimates and compare them with stored baselines (CI regression check)"),
+}
 
 
 def _options(pairs: list[str]) -> dict:
@@ -168,7 +185,12 @@ def _graph_card_backend(args):
     from codesign.cards import load_card
     from codesign.ir import load
 
-    card = load_card(args.card)
+    names = args.card if isinstance(args.card, list) else [args.card]
+    if not names or names[0] is None:
+        raise CodesignError("no --card given", hint="pass --card NAME (see `codesign cards`), or --target all")
+    if len(names) > 1:
+        raise CodesignError("several --card options need --target all", hint="pass one --card, or --target all")
+    card = load_card(names[0])
     backend = backend_for(args.target, card)
     return load(args.model), card, backend
 
@@ -185,7 +207,44 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _per_target(options: dict) -> dict[str, dict]:
+    """-O fpga.reuse_factor=2 -> {"fpga": {"reuse_factor": 2}}; an undotted key goes to every target."""
+    shared = {key: value for key, value in options.items() if "." not in key}
+    nested: dict[str, dict] = {}
+    for key, value in options.items():
+        if "." in key:
+            target, _, name = key.partition(".")
+            nested.setdefault(target, {})[name] = value
+    return {target: {**shared, **nested.get(target, {})} for target in ("fpga", "crossbar", "printed")} | \
+        {target: values for target, values in nested.items() if target not in ("fpga", "crossbar", "printed")}
+
+
+def cmd_compare(args) -> int:
+    from codesign.cards import load_card
+    from codesign.comparison import DEFAULT_CARDS, compare
+    from codesign.ir import load
+
+    cards = [load_card(name) for name in (args.card or DEFAULT_CARDS)]
+    options = _options(args.option)
+    if args.data:
+        options["printed.data"] = args.data
+    per_target = {target: values for target, values in _per_target(options).items()
+                  if values and target in {card.family for card in cards}}
+    comparison = compare(load(args.model), cards, per_target)
+    if args.out:
+        files = comparison.save(args.out)
+    if args.json:
+        print(comparison.to_json(), end="")
+        return 0
+    _console().print(comparison.table())
+    if args.out:
+        print(f"wrote {', '.join(str(path) for path in files.values())}")
+    return 0
+
+
 def cmd_estimate(args) -> int:
+    if args.target == "all":
+        return cmd_compare(args)
     graph, card, backend = _graph_card_backend(args)
     options = _options(args.option)
     if args.data:
@@ -215,6 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in EXTENSIONS:
+            return import_module(EXTENSIONS[args.command][0]).run(args)
         return COMMANDS[args.command](args)
     except CodesignError as exc:
         print(f"codesign {args.command}: error: {exc.one_line()}", file=sys.stderr)
