@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 # stays bound to the name ``codesign.estimate`` (a later first import would rebind it).
 from codesign import estimate as _estimate_module  # noqa: E402,F401
 
-__all__ = ["__version__", "estimate", "execute", "load", "lower", "simulate"]
+__all__ = ["__version__", "compare", "estimate", "execute", "load", "lower", "simulate"]
 
 
 def load(source, **kwargs):
@@ -20,6 +20,13 @@ def load(source, **kwargs):
     from codesign.ir import load as _load
 
     return _load(source, **kwargs)
+
+
+def compare(graph, cards=None, options=None):
+    """Estimates of one graph on several cards (default: one per target family), as one table."""
+    from codesign.comparison import compare as _compare
+
+    return _compare(graph, cards, options)
 
 
 def execute(graph, x, **kwargs):

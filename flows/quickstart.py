@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from codesign.compare import compare
+from codesign.comparison import compare
 from codesign.data import load_dataset
 from codesign.errors import CodesignError
 from codesign.ir import execute, load

@@ -12,7 +12,7 @@ from graphs import brevitas_mlp, save
 from codesign.backends.base import get_backend
 from codesign.cards import load_card
 from codesign.cli import main
-from codesign.compare import compare
+from codesign.comparison import compare
 from codesign.errors import ParameterError
 from codesign.ir import load
 
@@ -65,3 +65,10 @@ def test_cli_target_all(model, tmp_path, capsys):
     assert (tmp_path / "cmp" / "comparison.png").exists()
     assert main(["estimate", str(model), "--card", "pynq-z2", "--card", "rram-40nm"]) == 2
     assert "need --target all" in capsys.readouterr().err
+
+
+def test_package_function_stays_a_function_after_use(model):
+    import codesign
+
+    codesign.compare(load(model), ["pynq-z2"])
+    assert callable(codesign.compare) and len(codesign.compare(load(model), ["pynq-z2"]).rows) == 1
