@@ -82,13 +82,16 @@ class PrintedBackend:
                 from codesign.backends.printed.pareto import pareto_report
                 from codesign.backends.printed.search import search
 
-                result = search(exact, x_train, y_train, trials=int(options.get("trials", 2000)),
-                                seed=int(options.get("seed", 0)), storage=options.get("storage"),
-                                study_name=f"printed-{graph.name}" if options.get("storage") else None)
+                search_part, held_out = _holdout(len(x_train), int(options.get("seed", 0)))
+                result = search(exact, x_train[search_part], y_train[search_part],
+                                trials=int(options.get("trials", 2000)), seed=int(options.get("seed", 0)),
+                                storage=options.get("storage"),
+                                study_name=f"printed-{graph.name}" if options.get("storage") else None,
+                                validation=(x_train[held_out], y_train[held_out]))
                 report = pareto_report(result, exact, card, x_test, y_test, losses, staging, source=source,
                                        points=int(options.get("pareto_points", 6)), **synth)
                 chosen = apply(exact, result.within(losses[0]).approximation)
-                header = {"design": f"approximate, accuracy loss <= {losses[0]:g} on the training split "
+                header = {"design": f"approximate, accuracy loss <= {losses[0]:g} on search and held-out training data "
                           f"({report['budgets'][0]['search_accuracy']:.4f} vs exact {result.exact_accuracy:.4f})"}
             implementation = implement(chosen, card, x_test, activity_source=source,
                                        reference_predictions=reference if chosen is exact else None,
@@ -111,6 +114,13 @@ class PrintedBackend:
         if "test_accuracy" in verification:
             summary["test_accuracy"] = verification["test_accuracy"]
         return Artifact.from_directory(self.name, Path(out_dir), summary)
+
+
+def _holdout(count: int, seed: int, fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Search on 75 % of the training split; budget picks must also hold on the other 25 %."""
+    order = np.random.default_rng(seed).permutation(count)
+    cut = int(round(count * (1 - fraction)))
+    return np.sort(order[:cut]), np.sort(order[cut:])
 
 
 def _losses(value) -> list[float]:

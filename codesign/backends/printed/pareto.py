@@ -50,7 +50,8 @@ def pareto_report(result: SearchResult, exact: Design, card: Card, x_test: np.nd
     front_rows = [{"search_accuracy": c.accuracy, "proxy": c.proxy, "trial": c.trial,
                    **(measured(c) if id(c) in synthesised else {})} for c in front]
     report = {"card": card.name, "design": exact.name, "trials": len(result.candidates),
-              "search_data": "training split", "test_data": source,
+              "search_data": "75 % of the training split (budget picks also hold on the other 25 %)",
+              "test_data": source,
               "objectives": ["adder-tree input bits (area proxy), minimised", "accuracy on the search data, maximised"],
               "exact": exact_row, "budgets": budgets, "front": front_rows}
     (folder / "pareto.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -34,6 +34,8 @@ class SearchResult:
     exact_accuracy: float
     exact_proxy: float
     candidates: tuple[Candidate, ...]  # every distinct trial
+    design: Design | None = None
+    validation: tuple[np.ndarray, np.ndarray] | None = None  # held-out (codes, labels) for the picks
 
     def pareto(self) -> list[Candidate]:
         """Non-dominated candidates (higher accuracy, lower proxy), by proxy."""
@@ -45,9 +47,20 @@ class SearchResult:
         return front
 
     def within(self, loss: float) -> Candidate:
-        """The cheapest candidate whose accuracy is at most ``loss`` below the exact design."""
-        allowed = [c for c in self.candidates if c.accuracy >= self.exact_accuracy - loss - 1e-12]
-        return min(allowed, key=lambda c: (c.proxy, -c.accuracy))
+        """The cheapest candidate whose accuracy is at most ``loss`` below the exact design's, on
+        the search data and, when held-out validation data was given, on that too (a pick that
+        only fits the search data does not count)."""
+        allowed = sorted((c for c in self.candidates if c.accuracy >= self.exact_accuracy - loss - 1e-12),
+                         key=lambda c: (c.proxy, -c.accuracy))
+        if self.validation is None or self.design is None:
+            return allowed[0]
+        codes, labels = self.validation
+        exact = float(np.mean(evaluate(self.design, codes).predictions == labels))
+        for candidate in allowed:
+            held_out = float(np.mean(evaluate(apply(self.design, candidate.approximation), codes).predictions == labels))
+            if held_out >= exact - loss - 1e-12:
+                return candidate
+        return allowed[-1]  # unreachable: the exact design is always allowed
 
 
 def _suggest(trial, design: Design) -> Approximation:
@@ -67,8 +80,10 @@ def _suggest(trial, design: Design) -> Approximation:
 
 
 def search(design: Design, x_codes: np.ndarray, labels: np.ndarray, *, trials: int = 400, seed: int = 0,
-           storage: str | None = None, study_name: str | None = None, progress: bool = False) -> SearchResult:
-    """Explore approximations of the exact ``design``; accuracy is measured on (x_codes, labels)."""
+           storage: str | None = None, study_name: str | None = None, progress: bool = False,
+           validation: tuple[np.ndarray, np.ndarray] | None = None) -> SearchResult:
+    """Explore approximations of the exact ``design``; accuracy is measured on (x_codes, labels),
+    and budget picks must also hold on ``validation`` (codes, labels) when given."""
     import optuna
 
     if trials < 1:
@@ -98,7 +113,7 @@ def search(design: Design, x_codes: np.ndarray, labels: np.ndarray, *, trials: i
     study.optimize(objective, n_trials=remaining, show_progress_bar=progress)
     if exact not in seen:  # resumed study: score the exact design again
         seen[exact] = Candidate(exact, exact_accuracy, cost_proxy(design), -1)
-    return SearchResult(exact_accuracy, cost_proxy(design), tuple(seen.values()))
+    return SearchResult(exact_accuracy, cost_proxy(design), tuple(seen.values()), design, validation)
 
 
 def _parameter_names(design: Design) -> list[str]:
