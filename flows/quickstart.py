@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from codesign.comparison import compare
+from codesign.report import write_report
 from codesign.data import load_dataset
 from codesign.errors import CodesignError
 from codesign.ir import execute, load
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace, console: Console) -> dict:
               "targets": comparison.to_dict()["rows"],
               "seconds": round(time.perf_counter() - started, 2)}
     (args.out / "quickstart.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    console.print(f"done in {report['seconds']:.1f} s; report: {args.out / 'quickstart.json'}")
+    page = write_report(args.out)
+    console.print(f"done in {report['seconds']:.1f} s; results: {args.out / 'quickstart.json'}, report: {page}")
     return report
 
 
