@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-fpga lint format clean
+.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-fpga bench-sweep lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-printed: setup
 # FPGA estimate vs published hls4ml synthesis results (per-metric error, leave-one-model-out)
 bench-fpga: setup
 	$(BIN)/python benchmarks/fpga_calibration.py
+
+# 100-trial sweep with 2 processes, and 1 vs 2 Ray workers when Ray is installed (pip install 'codesign[ray]')
+bench-sweep: setup
+	$(BIN)/python benchmarks/sweep_scaling.py
 
 lint: setup
 	$(BIN)/ruff check codesign flows tests examples benchmarks

@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 # commands implemented in their own modules: each has add_arguments(parser) and run(args) -> int
 EXTENSIONS = {
     "check": ("codesign.check", "recompute estimates and compare them with stored baselines (CI regression check)"),
+    "sweep": ("codesign.dse.cli", "design-space sweep with Optuna (NSGA-II), in processes or on Ray"),
     "report": ("codesign.report", "write a self-contained HTML report of a run directory"),
 }
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from rich.console import Console
 
 from codesign.comparison import compare
-from codesign.report import write_report
 from codesign.data import load_dataset
 from codesign.errors import CodesignError
 from codesign.ir import execute, load
@@ -26,6 +25,7 @@ from codesign.ir.crosscheck import crosscheck
 from codesign.ir.describe import summary
 from codesign.quant import MLPConfig, Topology, TrainConfig, build_mlp, train
 from codesign.quant.export import export_qonnx
+from codesign.report import write_report
 from codesign.report_tables import layer_table
 
 

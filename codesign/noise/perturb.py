@@ -120,5 +120,7 @@ def read_noise(accumulator: torch.Tensor, inputs: torch.Tensor, sigma: float, w_
     N(0, sigma * w_max) in code units, so the sum has std sigma * w_max * sqrt(2 * sum x^2)."""
     if sigma == 0:
         return accumulator
-    std = sigma * w_max * torch.sqrt(2.0 * (inputs.to(accumulator.dtype) ** 2).sum(-1, keepdim=True))
+    power = 2.0 * (inputs.to(accumulator.dtype) ** 2).sum(-1, keepdim=True)
+    # an all-zero input row (dead ReLUs) has no noise; the clamp keeps sqrt's gradient finite there
+    std = sigma * w_max * torch.sqrt(power.clamp_min(1e-12)) * (power > 0)
     return accumulator + std * torch.randn(accumulator.shape, generator=gen, dtype=accumulator.dtype)

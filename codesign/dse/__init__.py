@@ -1,0 +1,1 @@
+"""Design-space exploration: sweeps over training and hardware settings, Pareto fronts."""
