@@ -144,6 +144,16 @@ def test_power_of_two_design_synthesises_bit_exact(power_of_two, card):
     assert "ties to even" in implementation.verilog
 
 
+def test_signed_inputs_synthesise_bit_exact(tmp_path, card):
+    graph = load(save(qkeras_mlp((6, 5, 3), bits=6, quantized_input=True), tmp_path / "sgn.onnx"))
+    design = build(graph)
+    assert design.input_signed
+    x = random_inputs(graph, 500, seed=3)
+    implementation = implement(design, card, input_codes(graph, x), activity_source="random",
+                               reference_predictions=execute(graph, x).predictions)
+    assert implementation.verification["gate_vs_reference_mismatches"] == 0
+
+
 def test_estimate_comes_from_the_netlist_with_units(exact_implementation, card):
     estimate = exact_implementation.estimate
     cells = estimate.breakdown["cells"]

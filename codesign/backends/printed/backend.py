@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,35 @@ ESTIMATE_OPTIONS = ("data", "samples", "seed", "synthesis_timeout", "abc_script"
 LOWER_OPTIONS = (*ESTIMATE_OPTIONS, "accuracy_loss", "trials", "storage", "pareto_points")
 
 
-def _inputs(graph: LayerGraph, options: dict[str, Any]):
-    """(train codes, train labels, test codes, test labels or None, description) for a graph."""
+@dataclass(frozen=True)
+class _Inputs:
+    """The data one export or estimate works on, read or drawn once."""
+
+    x_train: np.ndarray | None  # input codes (None without labelled data)
+    y_train: np.ndarray | None
+    x_test: np.ndarray  # input codes: verification and switching activity
+    y_test: np.ndarray | None
+    reference: np.ndarray  # the integer reference's predictions on the test inputs
+    source: str
+
+
+def _inputs(graph: LayerGraph, options: dict[str, Any]) -> _Inputs:
     from codesign.ir.crosscheck import random_inputs
-    from codesign.ir.reference import input_codes
+    from codesign.ir.reference import execute, input_codes
 
     seed = int(options.get("seed", 0))
     if options.get("data"):
         from codesign.data import load_dataset
 
         data = load_dataset(str(options["data"]), seed=seed)
-        return (input_codes(graph, data.x_train), data.y_train, input_codes(graph, data.x_test), data.y_test,
-                f"test samples of {data.name}")
+        return _Inputs(input_codes(graph, data.x_train), data.y_train, input_codes(graph, data.x_test), data.y_test,
+                       execute(graph, data.x_test).predictions, f"test samples of {data.name}")
     samples = int(options.get("samples", 1024))
     if samples < 2:
         raise ParameterError(f"samples = {samples} must be >= 2", hint="e.g. -O samples=1024")
     x = random_inputs(graph, samples, seed=seed)
-    return None, None, input_codes(graph, x), None, f"uniformly random inputs (seed {seed})"
+    return _Inputs(None, None, input_codes(graph, x), None, execute(graph, x).predictions,
+                   f"uniformly random inputs (seed {seed})")
 
 
 def _synthesis_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -52,14 +65,12 @@ class PrintedBackend:
         """Synthesises the exact design (seconds): printed estimates come from the mapped netlist."""
         from codesign.backends.printed.design import build
         from codesign.backends.printed.implement import implement
-        from codesign.ir.reference import execute
 
         check_options(self.name, options, ESTIMATE_OPTIONS)
         design = build(graph)
-        _, _, x_test, _, source = _inputs(graph, options)
-        reference = execute(graph, _float_inputs(graph, options)).predictions if not options.get("data") else None
-        return implement(design, card, x_test, activity_source=source, reference_predictions=reference,
-                         **_synthesis_options(options)).estimate
+        inputs = _inputs(graph, options)
+        return implement(design, card, inputs.x_test, activity_source=inputs.source,
+                         reference_predictions=inputs.reference, **_synthesis_options(options)).estimate
 
     def lower(self, graph: LayerGraph, card: Card, out_dir: str | os.PathLike, *, overwrite: bool = False,
               **options: Any) -> Artifact:
@@ -72,9 +83,8 @@ class PrintedBackend:
         if losses and not options.get("data"):
             raise ParameterError("approximation needs labelled data to measure the accuracy loss",
                                  hint="pass --data (a CSV path, uci:NAME or a scikit-learn set name)")
-        x_train, y_train, x_test, y_test, source = _inputs(graph, options)
+        inputs = _inputs(graph, options)
         exact = build(graph)
-        reference = _reference_predictions(graph, options, x_test)
         synth = _synthesis_options(options)
         with atomic_directory(out_dir, overwrite=overwrite) as staging:
             chosen, header, report = exact, {"design": "exact"}, {}
@@ -82,28 +92,28 @@ class PrintedBackend:
                 from codesign.backends.printed.pareto import pareto_report
                 from codesign.backends.printed.search import search
 
-                search_part, held_out = _holdout(len(x_train), int(options.get("seed", 0)))
-                result = search(exact, x_train[search_part], y_train[search_part],
+                search_part, held_out = _holdout(len(inputs.x_train), int(options.get("seed", 0)))
+                result = search(exact, inputs.x_train[search_part], inputs.y_train[search_part],
                                 trials=int(options.get("trials", 2000)), seed=int(options.get("seed", 0)),
                                 storage=options.get("storage"),
                                 study_name=f"printed-{graph.name}" if options.get("storage") else None,
-                                validation=(x_train[held_out], y_train[held_out]))
-                report = pareto_report(result, exact, card, x_test, y_test, losses, staging, source=source,
+                                validation=(inputs.x_train[held_out], inputs.y_train[held_out]))
+                report = pareto_report(result, exact, card, inputs.x_test, inputs.y_test, losses, staging, source=inputs.source,
                                        points=int(options.get("pareto_points", 6)), **synth)
                 chosen = apply(exact, result.within(losses[0]).approximation)
                 header = {"design": f"approximate, accuracy loss <= {losses[0]:g} on search and held-out training data "
                           f"({report['budgets'][0]['search_accuracy']:.4f} vs exact {result.exact_accuracy:.4f})"}
-            implementation = implement(chosen, card, x_test, activity_source=source,
-                                       reference_predictions=reference if chosen is exact else None,
+            implementation = implement(chosen, card, inputs.x_test, activity_source=inputs.source,
+                                       reference_predictions=inputs.reference if chosen is exact else None,
                                        header=header, **synth)
             (staging / "design.v").write_text(implementation.verilog, encoding="utf-8")
             (staging / "cells.lib").write_text(implementation.liberty, encoding="utf-8")
             (staging / "netlist.json").write_text(json.dumps(implementation.synthesis.netlist) + "\n", encoding="utf-8")
             (staging / "synthesis.log").write_text(implementation.synthesis.log, encoding="utf-8")
             verification = dict(implementation.verification)
-            if y_test is not None:
-                verification["test_accuracy"] = float(np.mean(evaluate(chosen, x_test).predictions == y_test))
-                verification["exact_test_accuracy"] = float(np.mean(evaluate(exact, x_test).predictions == y_test))
+            if inputs.y_test is not None:
+                verification["test_accuracy"] = float(np.mean(evaluate(chosen, inputs.x_test).predictions == inputs.y_test))
+                verification["exact_test_accuracy"] = float(np.mean(evaluate(exact, inputs.x_test).predictions == inputs.y_test))
             verification["synthesis_seconds"] = implementation.synthesis.seconds
             (staging / "verification.json").write_text(json.dumps(verification, indent=2, sort_keys=True) + "\n")
             implementation.estimate.save(staging / "estimate.json")
@@ -134,19 +144,3 @@ def _losses(value) -> list[float]:
     if any(not 0 <= v < 1 for v in losses):
         raise ParameterError(f"accuracy_loss {value!r} must be in [0, 1)", hint="e.g. 0.01 for one point")
     return losses
-
-
-def _float_inputs(graph: LayerGraph, options: dict[str, Any]) -> np.ndarray:
-    from codesign.ir.crosscheck import random_inputs
-
-    return random_inputs(graph, int(options.get("samples", 1024)), seed=int(options.get("seed", 0)))
-
-
-def _reference_predictions(graph: LayerGraph, options: dict[str, Any], x_test_codes: np.ndarray) -> np.ndarray:
-    from codesign.ir.reference import execute
-
-    if options.get("data"):
-        from codesign.data import load_dataset
-
-        return execute(graph, load_dataset(str(options["data"]), seed=int(options.get("seed", 0))).x_test).predictions
-    return execute(graph, _float_inputs(graph, options)).predictions

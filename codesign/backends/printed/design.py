@@ -104,13 +104,28 @@ def accumulate(neuron: Neuron, x: np.ndarray) -> np.ndarray:
     return acc
 
 
-def accumulator_range(neuron: Neuron, low: np.ndarray, high: np.ndarray) -> tuple[int, int]:
-    """Exact bounds of the accumulator for inputs in [low, high] (terms are monotone in x)."""
+def term_range(low: int, high: int, shift: int, truncation: int) -> tuple[int, int]:
+    """Bounds of one positive partial product for x in [low, high] (it is monotone in x)."""
+    ends = [int(term_value(np.array([v]), shift, 1, truncation)[0]) for v in (low, high)]
+    return min(ends), max(ends)
+
+
+def partial_sum_range(neuron: Neuron, low: np.ndarray, high: np.ndarray, digit_sign: int) -> tuple[int, int]:
+    """Bounds of the sum of the partial products whose CSD digit has ``digit_sign``, taken
+    positive: the adder tree the circuit builds for that sign."""
     lo = hi = 0
     for index, shift, sign in neuron.terms():
-        ends = [int(term_value(np.array([v]), shift, sign, neuron.truncation)[0]) for v in (low[index], high[index])]
-        lo, hi = lo + min(ends), hi + max(ends)
+        if sign == digit_sign:
+            term_lo, term_hi = term_range(int(low[index]), int(high[index]), shift, neuron.truncation)
+            lo, hi = lo + term_lo, hi + term_hi
     return lo, hi
+
+
+def accumulator_range(neuron: Neuron, low: np.ndarray, high: np.ndarray) -> tuple[int, int]:
+    """Exact bounds of the accumulator (positive tree minus negative tree) for inputs in [low, high]."""
+    pos_lo, pos_hi = partial_sum_range(neuron, low, high, 1)
+    neg_lo, neg_hi = partial_sum_range(neuron, low, high, -1)
+    return pos_lo - neg_hi, pos_hi - neg_lo
 
 
 def logit_of(neuron: Neuron, acc: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ MLP where ``-fast`` takes seconds.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -38,7 +39,9 @@ def yosys_command() -> list[str]:
                        "(installed by `make setup`), or install yosys and put it on PATH")
 
 
+@functools.cache
 def yosys_version() -> str:
+    """Asked once per process: every synthesis records it, and each call starts yosys."""
     out = subprocess.run([*yosys_command(), "-V"], capture_output=True, text=True, timeout=120)
     return out.stdout.strip().splitlines()[0] if out.stdout.strip() else "unknown"
 

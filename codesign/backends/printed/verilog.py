@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from codesign.backends.printed.csd import csd
-from codesign.backends.printed.design import Design, Neuron, accumulator_range, term_value, width_of
+from codesign.backends.printed.design import (
+    Design,
+    Neuron,
+    accumulator_range,
+    partial_sum_range,
+    term_range,
+    width_of,
+)
 from codesign.backends.printed.requant import ThresholdRequant
 
 
@@ -82,8 +89,8 @@ def emit(design: Design, header: dict[str, str]) -> str:
                 note += f", partial products truncated below bit {neuron.truncation}"
             w.comment(note)
             terms = [(sign, _term(sources[i], shift, neuron.truncation)) for i, shift, sign in neuron.terms()
-                     if _contributes(low[i], high[i], shift, neuron.truncation)]
-            _accumulate(w, acc_name, acc_low, acc_high, terms, neuron, low, high, sources)
+                     if term_range(int(low[i]), int(high[i]), shift, neuron.truncation) != (0, 0)]
+            _accumulate(w, acc_name, acc_low, acc_high, terms, neuron, low, high)
             if last and neuron.requant is None:
                 name, lo, hi = _logit(w, acc_name, acc_low, acc_high, neuron, f"l{index}_n{j}")
             else:
@@ -99,25 +106,14 @@ def emit(design: Design, header: dict[str, str]) -> str:
     return "\n".join([*title, f"module {module_name(design.name)} (", *ports, ");", body, "endmodule", ""])
 
 
-def _accumulate(w: _Writer, acc_name: str, acc_low: int, acc_high: int, terms, neuron, low, high, sources) -> None:
+def _accumulate(w: _Writer, acc_name: str, acc_low: int, acc_high: int, terms, neuron, low, high) -> None:
     """Positive and negative partial products summed separately (no sign extension in either
     adder tree), then one subtraction."""
-    import os
-    if os.environ.get("CODESIGN_SPLIT", "1") == "0":
-        w.wire(acc_name, acc_low, acc_high, _sum(terms))
-        return
-    positive = [expr for sign, expr in terms if sign > 0]
-    negative = [expr for sign, expr in terms if sign < 0]
-    pos_high = sum(int(term_value(np.array([high[i]]), s, 1, neuron.truncation)[0]) for i, s, sg in neuron.terms() if sg > 0)
-    neg_high = sum(int(term_value(np.array([high[i]]), s, 1, neuron.truncation)[0]) for i, s, sg in neuron.terms() if sg < 0)
-    w.wire(f"{acc_name}_pos", 0, pos_high, " + ".join(positive) or "1'sb0")
-    w.wire(f"{acc_name}_neg", 0, neg_high, " + ".join(negative) or "1'sb0")
+    for digit_sign, suffix in ((1, "pos"), (-1, "neg")):
+        parts = [expr for sign, expr in terms if sign == digit_sign]
+        tree_low, tree_high = partial_sum_range(neuron, low, high, digit_sign)
+        w.wire(f"{acc_name}_{suffix}", tree_low, tree_high, " + ".join(parts) or "1'sb0")
     w.wire(acc_name, acc_low, acc_high, f"{acc_name}_pos - {acc_name}_neg")
-
-
-def _contributes(low: int, high: int, shift: int, truncation: int) -> bool:
-    ends = [int(term_value(np.array([v]), shift, 1, truncation)[0]) for v in (low, high)]
-    return any(ends)
 
 
 def _multiply(source: str, multiplier: int) -> list[tuple[int, str]]:
