@@ -216,6 +216,13 @@ def test_search_respects_the_budget_and_is_deterministic(batchnorm):
 
 
 # -- cell library, errors, CLI -------------------------------------------------------------------
+def test_module_names_are_legal_verilog():
+    from codesign.backends.printed.verilog import module_name
+
+    assert module_name("cardio") == "cardio"
+    assert module_name("signed") == "m_signed" and module_name("3x") == "m_3x" and module_name("a-b") == "a_b"
+
+
 def test_liberty_uses_scaled_units(card):
     text = liberty(card)
     assert "cell (NAND2X1)" in text and "area : 0.247860;" in text

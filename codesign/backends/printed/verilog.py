@@ -33,9 +33,13 @@ class _Writer:
         self.lines.append(f"  {kind} [{width - 1}:0] {name} = {expr};")
 
 
+# Verilog-2005 keywords a model name could plausibly collide with (a module cannot be named so)
+KEYWORDS = frozenset(["always", "and", "assign", "begin", "buf", "case", "default", "defparam", "disable", "edge", "else", "end", "endcase", "endfunction", "endmodule", "endtask", "for", "force", "function", "generate", "genvar", "if", "initial", "inout", "input", "integer", "module", "nand", "nor", "not", "or", "output", "parameter", "real", "reg", "repeat", "signed", "specify", "supply0", "supply1", "table", "task", "time", "tri", "unsigned", "wait", "while", "wire", "xor", "xnor"])
+
+
 def module_name(name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name) or "mlp"
-    return cleaned if cleaned[0].isalpha() else f"m_{cleaned}"
+    return cleaned if cleaned[0].isalpha() and cleaned not in KEYWORDS else f"m_{cleaned}"
 
 
 def _literal(value: int) -> str:
