@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-fpga bench-sweep lint format clean
+.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-printed-synthesis bench-fpga bench-sweep lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ bench-crossbar: setup
 # add REFERENCE_VERILOG=DIR to synthesise published RTL with the same flow and library
 bench-printed: setup
 	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))
+
+# printed synthesis: area and run time per ABC script on codesign's designs and (REFERENCE_VERILOG=DIR)
+# on the published exact RTL vs its Design Compiler area; PROVE=1 adds equivalence proofs
+bench-printed-synthesis: setup
+	$(BIN)/python benchmarks/printed_synthesis.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG)) $(if $(PROVE),--prove)
 
 # FPGA estimate vs published hls4ml synthesis results (per-metric error, leave-one-model-out)
 bench-fpga: setup
