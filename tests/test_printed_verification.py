@@ -4,6 +4,7 @@ nets, RTL simulation with a simulator independent of yosys, and netlist-vs-RTL e
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -223,3 +224,19 @@ def test_missing_simulator_is_recorded_with_its_reason(monkeypatch, tiny, checke
         assert record == {"status": "skipped", "reason": reason}
     finally:
         rtlsim.find_simulator.cache_clear()
+
+
+@pytest.mark.skipif(not (shutil.which("iverilog") and shutil.which("vvp")), reason="Icarus Verilog not on PATH")
+def test_icarus_runs_the_same_bench_and_flags_undefined_outputs():
+    from codesign.backends.printed.rtlsim import Simulator, _version
+
+    icarus = Simulator("icarus", (shutil.which("iverilog"),), _version([shutil.which("iverilog")], "-V", "Icarus"))
+    a, b = np.arange(32).repeat(64), np.tile(np.arange(-32, 32), 32)
+    run = simulate_rtl(CONSTANT_PRODUCTS, "products", {"a": 5, "b": 6}, {"p": 12, "q": 13, "r": 10},
+                       {"a": a, "b": b}, simulator=icarus, timeout_s=120)
+    assert run.simulator.startswith("icarus Icarus Verilog")
+    assert np.array_equal(run.outputs["q"], (b * -34) % 8192) and np.array_equal(run.outputs["r"], (a * 45) % 1024)
+    undriven = CONSTANT_PRODUCTS.replace("assign r = 10'd45 * a;", "")
+    with pytest.raises(BackendError, match="output r is undefined"):
+        simulate_rtl(undriven, "products", {"a": 5, "b": 6}, {"p": 12, "q": 13, "r": 10}, {"a": a, "b": b},
+                     simulator=icarus, timeout_s=120)

@@ -43,13 +43,17 @@ class RtlSimulation:
     seconds: float  # build + run
 
 
-def _version(command: list[str]) -> str:
+def _version(command: list[str], flag: str = "--version", expect: str = "") -> str:
+    """First line of the tool's version output ("" if it does not run); ``iverilog -V`` exits non-zero
+    without input files, so its output is accepted when it contains ``expect``."""
     try:
-        out = subprocess.run([*command, "--version"], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([*command, flag], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     text = (out.stdout or out.stderr).strip()
-    return text.splitlines()[0] if out.returncode == 0 and text else ""
+    if not text or not (out.returncode == 0 or (expect and expect in text)):
+        return ""
+    return next((line for line in text.splitlines() if not expect or expect in line), text.splitlines()[0]).strip()
 
 
 @functools.cache
@@ -66,7 +70,7 @@ def find_simulator() -> Simulator | str:
     if shutil.which("iverilog") and shutil.which("vvp"):
         candidates.append(("icarus", [shutil.which("iverilog")]))
     for name, command in candidates:
-        version = _version(command if name == "verilator" else [*command, "-V"])
+        version = _version(command) if name == "verilator" else _version(command, "-V", "Icarus Verilog")
         if version and command[0] == sys.executable:
             from importlib.metadata import version as package_version
 
