@@ -11,7 +11,7 @@ from codesign.backends.printed.cost import netlist_estimate
 from codesign.backends.printed.design import Design, evaluate
 from codesign.backends.printed.gatesim import Netlist, simulate
 from codesign.backends.printed.liberty import combinational_cells, liberty
-from codesign.backends.printed.synthesis import SynthesisResult, synthesize, yosys_version
+from codesign.backends.printed.synthesis import SynthesisResult, describe, synthesize, yosys_version
 from codesign.backends.printed.verilog import emit, module_name
 from codesign.cards import Card
 from codesign.errors import BackendError
@@ -46,7 +46,7 @@ def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_sourc
             "card": f"{card.name} ({card.content_hash[:12]})",
             "interface": f"{design.in_features} x {design.input_bits}-bit {'signed' if design.input_signed else 'unsigned'} "
                          f"input codes -> {design.class_bits}-bit class index ({design.classes} classes)",
-            "synthesis": f"yosys synth + ripple-carry adders + abc -{abc_script} onto the card's cells, "
+            "synthesis": f"yosys synth + ripple-carry adders + {describe(abc_script)} onto the card's cells, "
                          f"time limit {timeout_s:g} s",
             **(header or {})}
     verilog = emit(design, info)

@@ -38,6 +38,12 @@ AREA_SCRIPT = "strash; dch; amap; topo"
 ABC_SCRIPTS = ("area", "fast", "default")
 
 
+def describe(abc_script: str) -> str:
+    """The ABC step of a script name, as written into design headers and reports."""
+    return {"fast": "abc -fast", "default": "abc (default script)", "area": f"abc '{AREA_SCRIPT}'"}.get(
+        abc_script, abc_script)
+
+
 def yosys_command() -> list[str]:
     """How to run yosys here, or a one-line error saying how to install it."""
     override = os.environ.get("CODESIGN_YOSYS")
