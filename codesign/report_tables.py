@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.table import Table
@@ -74,4 +75,18 @@ def vendor_table(estimate):
             error = estimate.breakdown["vendor_relative_error"].get(f"{source}.{metric}")
             table.add_row(source, metric, "-" if guess is None else f"{guess:,.0f}", f"{reported:,.0f}",
                           "-" if error is None else f"{error:+.0%}")
+    return table
+
+
+def options_table(backend, rows: list[dict[str, Any]]) -> Table:
+    """`codesign backends --options TARGET`: every option with what it accepts."""
+    knobs = f"; sweep knobs: {', '.join(backend.sweep_knobs)}" if backend.sweep_knobs else ""
+    table = Table(title=f"{backend.name} options ({backend.family} cards, default card {backend.default_card}{knobs})")
+    for column in ("option", "allowed", "default", "used by", "help"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        default = "-" if row["default"] is None else json.dumps(row["default"])
+        if row["sweep_default"] is not None:
+            default += f" (sweeps: {json.dumps(row['sweep_default'])})"
+        table.add_row(row["name"], row["allowed"], default, ", ".join(row["commands"]), row["help"])
     return table

@@ -58,8 +58,15 @@ def base() -> dict:
     ({"targets": [{"target": "gpu", "card": "pynq-z2"}]}, "targets[0].target"),
     ({"targets": [{"target": "fpga", "card": "no-such-card"}]}, "targets[0].card"),
     ({"targets": [{"target": "crossbar", "card": "pynq-z2"}]}, "targets[0].card"),
-    ({"targets": [{"target": "fpga", "card": "pynq-z2", "options": {"reuse_factor": 2}}]},
+    ({"space": {"reuse_factor": [1, 2]}, "targets": [{"target": "fpga", "card": "pynq-z2",
+                                                      "options": {"reuse_factor": 2}}]},
      "targets[0].options.reuse_factor"),
+    ({"targets": [{"target": "fpga", "card": "pynq-z2", "options": {"reuse_factor": "abc"}}]},
+     "targets[0].options"),
+    ({"targets": [{"target": "fpga", "card": "pynq-z2", "space": {"strategy": ["Latency", "Fast"]}}]},
+     "targets[0].space.strategy[1]"),
+    ({"targets": [{"target": "printed", "card": "egfet-1v", "space": {"reuse_factor": [1]}}]},
+     "targets[0].space.reuse_factor"),
     ({"targets": [{"target": "fpga", "card": "pynq-z2", "instances": 5}]}, "targets[0].instances"),
     ({"objectives": ["accuracy", "fpga.energy"]}, "objectives[1]"),
     ({"training": {"fault_model": "cosmic"}}, "training.fault_model"),
@@ -85,7 +92,7 @@ def test_config_defaults_and_example():
     example = load_config(ROOT / "examples" / "sweep_small.toml")
     assert [t.target for t in example.targets] == ["fpga", "crossbar", "printed"]
     assert example.space.weight_bits == (2, 3, 4)
-    assert example.space.accuracy_loss == (0.0, 0.01, 0.05)
+    assert example.space.knobs["accuracy_loss"] == (0.0, 0.01, 0.05)
     assert example.fingerprint() == example.with_trials(500).fingerprint()  # trials may change on resume
 
 
