@@ -299,3 +299,46 @@ def test_duplicate_case_is_rejected(baselines: Path, capsys) -> None:
     toml.write_text(toml.read_text() + '\n[[case]]\nmodel = "models/tfc_w2a2.onnx"\ncard = "rram-40nm"\n')
     assert main(["check", str(baselines)]) == 2
     assert "like case 6" in _one_line_error(capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Any installed backend, learned from the registry
+# ---------------------------------------------------------------------------------------------
+def test_third_party_backend_cases(tmp_path: Path, monkeypatch, capsys) -> None:
+    from plugin_backend import install
+
+    install(tmp_path / "site", monkeypatch)
+    directory = tmp_path / "plugin"
+    (directory / "models").mkdir(parents=True)
+    shutil.copy(BASELINES / "models" / "mlp_w4.onnx", directory / "models")
+    (directory / "baselines.toml").write_text(
+        '[[case]]\nmodel = "models/mlp_w4.onnx"\ntarget = "toy-fpga"\noptions = { cycles_per_layer = 2 }\n'
+        '[[case]]\nmodel = "models/mlp_w4.onnx"\ntarget = "toy-fpga"\ncard = "pynq-z2"\n')
+    assert main(["check", str(directory), "--update"]) == 0
+    assert "2 created" in capsys.readouterr().out
+    result = check_baselines(directory)
+    assert result.ok and [(r.case.target, r.case.card_name) for r in result.cases] == [("toy-fpga", "pynq-z2")] * 2
+    stored = directory / result.cases[0].case.relative_path
+    data = json.loads(stored.read_text())
+    assert data["target"] == "toy-fpga" and stored.name.startswith("toy-fpga-pynq-z2-")
+
+    stored.write_text(json.dumps({**data, "latency_s": data["latency_s"] * 1.5}))
+    assert main(["check", str(directory)]) == 1
+    assert "latency_s" in capsys.readouterr().out.strip().splitlines()[-1]
+
+    toml = directory / "baselines.toml"
+    toml.write_text('[[case]]\nmodel = "models/mlp_w4.onnx"\ntarget = "toy-nodefault"\n')
+    assert main(["check", str(directory)]) == 2
+    assert "backend 'toy-nodefault' names no default card" in _one_line_error(capsys)
+    toml.write_text('[[case]]\nmodel = "models/mlp_w4.onnx"\n')
+    assert main(["check", str(directory)]) == 2
+    assert "case 1: missing card" in _one_line_error(capsys)
+
+
+def test_update_keeps_files_that_are_not_estimates(baselines: Path, capsys) -> None:
+    notes = baselines / "estimates" / "mlp_w4" / "my-notes.json"
+    notes.write_text('{"reviewed": true}')
+    assert main(["check", str(baselines), "--update"]) == 0
+    out = capsys.readouterr().out
+    assert "my-notes.json is not an estimate record and belongs to no case; left in place" in out
+    assert notes.read_text() == '{"reviewed": true}'

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
 import shutil
@@ -20,7 +19,6 @@ from codesign.estimate import Estimate
 from codesign.report import format_si, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -219,34 +217,29 @@ def test_card_from_the_run_directory(tmp_path: Path) -> None:
     assert not [b for b in page.badges if b[1] == "NOT FOUND"]
 
 
-def _toy_backend():
-    """The third-party backend of examples/custom_backend.py (a target codesign does not ship)."""
-    spec = importlib.util.spec_from_file_location("custom_backend", ROOT / "examples" / "custom_backend.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.ToyFpgaBackend()
+def test_third_party_estimate_renders_like_a_built_in_one(tmp_path: Path, monkeypatch) -> None:
+    from plugin_backend import install
 
-
-def test_third_party_estimate_renders_like_a_built_in_one(tmp_path: Path) -> None:
-    import codesign
-
-    graph = codesign.load(save(brevitas_mlp(), tmp_path / "model.onnx"))
-    toy = _toy_backend().estimate(graph, load_card("pynq-z2"), cycles_per_layer=2)
-    data = toy.to_dict()  # a backend may add its own keys; their names carry the units
-    data["breakdown"]["sram"] = {"energy_j": 2.5e-12, "area_um2": 1250.0, "read_s": 3e-9}
-    data["resources"]["efficiency_gops_per_w"] = 812.5
+    install(tmp_path / "site", monkeypatch)  # the toy backend of examples/custom_backend.py, as a plugin
+    model = save(brevitas_mlp(), tmp_path / "model.onnx")
     run = tmp_path / "run"
     run.mkdir()
+    assert main(["estimate", str(model), "--target", "toy-fpga", "--card", "pynq-z2", "-O", "cycles_per_layer=2",
+                 "--out", str(run / "estimate.json")]) == 0
+    data = json.loads((run / "estimate.json").read_text())
+    data["breakdown"]["sram"] = {"energy_j": 2.5e-12, "area_um2": 1250.0, "read_s": 3e-9}  # a backend's own keys:
+    data["resources"]["efficiency_gops_per_w"] = 812.5  # their names carry the units
     Estimate.from_dict(data).save(run / "estimate.json")
     page = parse(write_report(run))
     [row] = header_rows(page, "estimates", "model")
     assert row["target"] == "toy-fpga" and row["card"] == "pynq-z2"
-    assert row["latency"] == format_si(toy.latency_s, "s")
+    assert row["latency"] == format_si(data["latency_s"], "s")
     assert row["area"].endswith(" mm²") and row["power"].endswith(" mW")
     [sram] = [dict(zip(rows[0], row)) for rows in page.section_tables("breakdowns") for row in rows if row[0] == "sram"]
     assert sram == {"": "sram", "energy_j": "2.5 pJ", "area_um2": "0.00125 mm²", "read_s": "3 ns"}
     values = {r[0]: r[1] for r in page.rows if len(r) == 2}
     assert values["efficiency_gops_per_w"] == "812.5 GOPS/W"
+    assert "card-pynq-z2" in {value for _, name, value in page.attributes if name == "id"}
 
 
 def test_report_is_deterministic(run_dir: Path, tmp_path: Path) -> None:
