@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from graphs import brevitas_mlp, save
-from report_dirs import plot, sweep_dir
+from report_dirs import BASELINE_ESTIMATES, plot, sweep_dir
 from report_page import area_units_per_line, header_rows, parse
 
 from codesign.cards import load_card
@@ -240,6 +240,31 @@ def test_third_party_estimate_renders_like_a_built_in_one(tmp_path: Path, monkey
     values = {r[0]: r[1] for r in page.rows if len(r) == 2}
     assert values["efficiency_gops_per_w"] == "812.5 GOPS/W"
     assert "card-pynq-z2" in {value for _, name, value in page.attributes if name == "id"}
+
+
+def test_estimate_of_a_backend_not_installed_here(report, tmp_path: Path) -> None:
+    assert not [b for b in report[1].badges if b[0] == "warn"]  # every built-in target is installed
+    data = json.loads((BASELINE_ESTIMATES / "mlp_w4" / "crossbar-rram-40nm.json").read_text())
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "estimate.json").write_text(json.dumps({**data, "target": "retired-crossbar"}))
+    page = parse(write_report(run))
+    assert ("warn", "backend retired-crossbar not installed here") in page.badges
+    [row] = header_rows(page, "estimates", "model")
+    assert row["target"] == "retired-crossbar" and row["energy"] == "75.41 pJ"  # shown as recorded
+
+
+def test_terminal_estimate_table_reads_units_from_the_keys() -> None:
+    from rich.console import Console
+
+    from codesign.report_tables import estimate_table
+
+    console = Console(width=200, record=True)
+    console.print(estimate_table(Estimate.load(BASELINE_ESTIMATES / "mlp_w4" / "crossbar-rram-40nm.json")))
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in console.export_text().splitlines()
+             if line.count("│") == 3}
+    assert lines["latency"] == "90.91 ns" and lines["area"] == "0.04159 mm²" and lines["power"] == "829.5 µW"
+    assert lines["efficiency_tops_per_w"] == "2.97 TOPS/W" and lines["adc_energy_share"] == "37.05%"
 
 
 def test_report_is_deterministic(run_dir: Path, tmp_path: Path) -> None:

@@ -118,12 +118,22 @@ def breakdown_tables(breakdown: dict[str, Any]) -> str:
     return "".join(html) or '<p class="muted">(no breakdown)</p>'
 
 
+def _installed() -> set[str]:
+    """Target names of the installed backends (read from entry points; nothing is imported)."""
+    from codesign.backends import installed_backends
+
+    return set(installed_backends())
+
+
 def breakdown_section(rows: list[EstimateEntry]) -> str:
     if not rows:
         return ""
+    installed = _installed()
     parts = []
     for entry in rows:
         data = entry.data
+        missing = "" if data.get("target") in installed else (
+            f' · <span class="badge warn">backend {e(data.get("target", "?"))} not installed here</span>')
         headline = {key: data.get(key) for key in HEADLINE}
         if data.get(THROUGHPUT) is not None:
             headline[THROUGHPUT] = data[THROUGHPUT]
@@ -134,7 +144,7 @@ def breakdown_section(rows: list[EstimateEntry]) -> str:
             f'<div class="card" id="{anchor("estimate", entry.source)}"><h3>{e(label(data))}</h3>'
             f'<p class="muted">{e(entry.source)} · method <strong>{e(data.get("method", "?"))}</strong>'
             f' · card hash <code>{e(str(data.get("card_hash", ""))[:16])}</code>'
-            f'{" · " + e(versions) if versions else ""}</p>'
+            f'{" · " + e(versions) if versions else ""}{missing}</p>'
             + kv_table(headline)
             + "<h4>breakdown</h4>" + breakdown_tables(data.get("breakdown") or {})
             + (f"<h4>resources</h4>{kv_table(resources)}" if resources else "")
