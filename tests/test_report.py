@@ -324,3 +324,21 @@ def test_si_prefixes() -> None:
     assert format_si(0.99999e-6, "s") == "1 µs"
     assert format_si(0, "J") == "0 J"
     assert format_si(2.5e8, "inf/s") == "250 Minf/s"
+
+
+def test_an_existing_file_is_replaced_only_if_it_is_a_report(run_dir: Path, tmp_path: Path, capsys) -> None:
+    mine = tmp_path / "notes.html"
+    mine.write_text("<p>my notes</p>")
+    assert main(["report", str(run_dir), "--out", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a page codesign report wrote" in err
+    assert mine.read_text() == "<p>my notes</p>"
+    page = tmp_path / "page.html"
+    assert main(["report", str(run_dir), "--out", str(page)]) == 0
+    first = page.read_bytes()
+    (run_dir / "extra.json").write_text('{"note": 1}')
+    try:
+        assert main(["report", str(run_dir), "--out", str(page)]) == 0  # its own page is brought up to date
+    finally:
+        (run_dir / "extra.json").unlink()
+    assert page.read_bytes() != first and b"extra.json" in page.read_bytes()

@@ -14,6 +14,7 @@ from codesign.report.collect import RunContents, collect, estimate_rows
 from codesign.report.html import CSS, e, plural
 
 DEFAULT_NAME = "report.html"
+GENERATOR = '<meta name="generator" content="codesign report">'  # marks a page this command may replace
 
 
 def render(contents: RunContents) -> str:
@@ -39,10 +40,20 @@ def render(contents: RunContents) -> str:
               plural(len(contents.paretos), "other Pareto front"), plural(len(contents.files), "file")]
     counts = [c for c in counts if not c.startswith("0 ")]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">{GENERATOR}'
             f"<title>codesign report: {e(name)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>codesign report: {e(name)}</h1><p class=\"muted\">{e(', '.join(counts))} · codesign {e(__version__)}</p>"
             f"{nav}{''.join(parts)}</main></body></html>\n")
+
+
+def _ours(path: Path) -> bool:
+    """Whether ``path`` is a page this command wrote (the only kind of file it replaces)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False
+    return GENERATOR.encode() in head or b"<title>codesign report: " in head  # also pages of earlier versions
 
 
 def write_text(path: Path, text: str) -> None:
@@ -70,6 +81,9 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     out_path = Path(out) if out is not None else root / DEFAULT_NAME
     if out_path.is_dir():
         raise DataError(f"{out_path} is a directory", hint="pass a file name, e.g. --out report.html")
+    if out_path.exists() and not _ours(out_path):
+        raise DataError(f"{out_path} exists and is not a page codesign report wrote; it is left untouched",
+                        hint="pass another --out, or move the file away")
     contents = collect(root, skip=out_path)
     if not contents.has_content:
         raise DataError(f"{root}: nothing to report (no estimates, sweeps, plots, verification, Pareto or JSON results)",
