@@ -342,3 +342,38 @@ def test_update_keeps_files_that_are_not_estimates(baselines: Path, capsys) -> N
     out = capsys.readouterr().out
     assert "my-notes.json is not an estimate record and belongs to no case; left in place" in out
     assert notes.read_text() == '{"reviewed": true}'
+
+
+def test_damaged_stored_estimate_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    """A stored estimate with a wrong type anywhere: exit 2 with one line, or 1 for the drift it is
+    where it still reads as a record, never a traceback; --update replaces it."""
+    import random
+
+    directory = tmp_path / "one"
+    (directory / "models").mkdir(parents=True)
+    shutil.copy(BASELINES / "models" / "mlp_w4.onnx", directory / "models")
+    (directory / "baselines.toml").write_text('[[case]]\nmodel = "models/mlp_w4.onnx"\ncard = "rram-40nm"\n')
+    assert main(["check", str(directory), "--update"]) == 0
+    [stored] = (directory / "estimates").rglob("*.json")
+    original = stored.read_text()
+    capsys.readouterr()
+    rng = random.Random(0)
+    document = json.loads(original)
+    places = [(key,) for key in document] + [(key, inner) for key in ("breakdown", "resources", "tool_versions")
+                                             for inner in list(document[key])[:2]]
+    for _ in range(30):
+        place, value = rng.choice(places), rng.choice(("text", 7, None, [], {}, [1, "a"], True, -1.0))
+        damaged = json.loads(original)
+        holder = damaged if len(place) == 1 else damaged[place[0]]
+        holder[place[-1]] = value
+        stored.write_text(json.dumps(damaged))
+        code = main(["check", str(directory)])
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err + captured.out, (place, value)
+        assert code in (0, 1, 2), (place, value)  # assumptions, model and tool versions are not compared
+        if place[0] in ("latency_s", "energy_j", "area_mm2", "power_w", "card_hash", "breakdown"):
+            assert code in (1, 2), (place, value)
+        if code == 2:
+            assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert main(["check", str(directory), "--update"]) == 0
+    assert main(["check", str(directory)]) == 0

@@ -342,3 +342,56 @@ def test_an_existing_file_is_replaced_only_if_it_is_a_report(run_dir: Path, tmp_
     finally:
         (run_dir / "extra.json").unlink()
     assert page.read_bytes() != first and b"extra.json" in page.read_bytes()
+
+
+MUTANTS = ("text", 7, -1.5, None, [], {}, [1, "a"], {"x": {"y": []}}, True, float("nan"), 1e308)
+
+
+def _paths(value, path=()):
+    """Every place in a JSON document (the first items of lists only)."""
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:3]):
+            yield from _paths(item, (*path, index))
+
+
+def _replaced(document, path, new):
+    if not path:
+        return new
+    copy = json.loads(json.dumps(document))
+    holder = copy
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = new
+    return copy
+
+
+def test_damaged_result_files_never_crash_the_report(tmp_path: Path, capsys) -> None:
+    """Result files with wrong types anywhere: the page is written (or a one-line error), never a traceback."""
+    import random
+
+    run = sweep_dir(tmp_path / "run")
+    rows = [json.loads((BASELINE_ESTIMATES / name).read_text())
+            for name in ("mlp_w4/crossbar-rram-40nm.json", "tiny_w4/printed-egfet-1v-ab5ffd4d.json")]
+    (run / "comparison.json").write_text(json.dumps({"model": "m", "rows": rows}))
+    (run / "export").mkdir()
+    (run / "export" / "estimate.json").write_text(json.dumps(rows[0]))
+    (run / "export" / "verification.json").write_text(json.dumps({"verification": {"passed": True, "samples": 9}}))
+    files = sorted(run.rglob("*.json"))
+    rng = random.Random(0)
+    for _ in range(60):
+        file = rng.choice(files)
+        original = file.read_text()
+        document = json.loads(original)
+        path = rng.choice(list(_paths(document)))
+        file.write_text(json.dumps(_replaced(document, path, rng.choice(MUTANTS))))
+        try:
+            code = main(["report", str(run), "--out", str(tmp_path / "page.html")])
+        finally:
+            file.write_text(original)
+        captured = capsys.readouterr()
+        assert code in (0, 2), (file, path)
+        assert "Traceback" not in captured.err and captured.err.count("\n") <= 1, captured.err

@@ -210,10 +210,27 @@ def stored_estimates(directory: Path) -> set[str]:
 
 def load_stored(case: Case) -> Estimate:
     try:
-        return Estimate.load(case.estimate_path)
+        estimate = Estimate.load(case.estimate_path)
+        _check_shape(estimate)
+        return estimate
     except CodesignError as exc:
         message = exc.message if str(case.estimate_path) in exc.message else f"{case.estimate_path}: {exc.message}"
         raise DataError(message, hint="regenerate it with codesign check --update") from None
+
+
+def _check_shape(estimate: Estimate) -> None:
+    """The fields a comparison reads have the record's types (a hand-edited file may not)."""
+    checks = (("breakdown", isinstance(estimate.breakdown, dict)
+               and all(isinstance(v, dict) for v in estimate.breakdown.values())),
+              ("resources", isinstance(estimate.resources, dict)),
+              ("tool_versions", isinstance(estimate.tool_versions, dict)),
+              ("card_hash", isinstance(estimate.card_hash, str)),
+              ("throughput_inf_per_s", estimate.throughput_inf_per_s is None
+               or (isinstance(estimate.throughput_inf_per_s, int | float)
+                   and not isinstance(estimate.throughput_inf_per_s, bool))))
+    wrong = [name for name, ok in checks if not ok]
+    if wrong:
+        raise DataError(f"not an estimate record ({wrong[0]} has the wrong type)")
 
 
 def write_text(path: Path, text: str) -> None:

@@ -81,8 +81,11 @@ def _si(constant) -> str:
 def find_card(name: str, contents: RunContents | None):
     """A shipped card by name, else a card TOML in the run directory with that name."""
     from codesign.cards import load_card
+    from codesign.errors import CardError
 
     try:
+        if "/" in name or "\\" in name or name.endswith(".toml"):  # a name, never a path read from a result file
+            raise CardError(f"no shipped card named {name!r}", hint="card names have no path or .toml suffix")
         return load_card(name)
     except CodesignError as missing:
         for path in (contents.files if contents else []):

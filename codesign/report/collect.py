@@ -97,6 +97,21 @@ def is_estimate(data: Any) -> bool:
     return isinstance(data, dict) and set(data) >= ESTIMATE_KEYS
 
 
+def normalised(data: dict[str, Any]) -> dict[str, Any]:
+    """An estimate document whose nested fields have the record's shapes (a damaged or foreign
+    file renders with what it has instead of failing)."""
+    data = dict(data)
+    for key in ("breakdown", "resources", "tool_versions"):
+        if not isinstance(data.get(key), dict):
+            data[key] = {}
+    assumptions = data.get("assumptions")
+    if isinstance(assumptions, str):
+        data["assumptions"] = [assumptions]
+    elif not isinstance(assumptions, list):
+        data["assumptions"] = []
+    return data
+
+
 def is_sweep_pareto(data: Any) -> bool:
     """The pareto.json of ``codesign sweep``: objectives with directions and the Pareto trials."""
     return (isinstance(data, dict) and isinstance(data.get("pareto"), list) and isinstance(data.get("objectives"), list)
@@ -123,7 +138,10 @@ def collect(run_dir: str | os.PathLike, skip: Path | None = None) -> RunContents
         if suffix == ".png":
             contents.images.append(path)
         elif suffix == ".md" and path.stat().st_size <= MAX_OTHER_JSON_BYTES:
-            contents.markdown.append((rel, path.read_text(encoding="utf-8", errors="replace")))
+            try:
+                contents.markdown.append((rel, path.read_text(encoding="utf-8", errors="replace")))
+            except OSError as exc:
+                contents.unreadable.append((rel, str(exc).splitlines()[0]))
         elif suffix == ".json":
             if path.stat().st_size > MAX_JSON_BYTES and path.name not in NAMED_JSON:
                 continue
@@ -146,7 +164,7 @@ def collect(run_dir: str | os.PathLike, skip: Path | None = None) -> RunContents
         if path.name == "comparison.json" and isinstance(data, dict) and isinstance(data.get("rows"), list):
             contents.comparison.append((rel, data))
         elif is_estimate(data):
-            contents.estimates.append(EstimateEntry(rel, data))
+            contents.estimates.append(EstimateEntry(rel, normalised(data)))
         elif path.name == "verification.json" or path.name.endswith(".verification.json"):
             contents.verifications.append((rel, data))
         elif path.name.endswith("pareto.json"):
@@ -197,7 +215,7 @@ def estimate_rows(contents: RunContents) -> list[EstimateEntry]:
     Two estimates equal but for their tool versions (a comparison row and the export of the same
     design) are one row; it keeps the verification of whichever artifact has one.
     """
-    entries = [EstimateEntry(f"{rel} row {index + 1}", row) for rel, document in contents.comparison
+    entries = [EstimateEntry(f"{rel} row {index + 1}", normalised(row)) for rel, document in contents.comparison
                for index, row in enumerate(document["rows"]) if is_estimate(row)]
     seen: dict[str, EstimateEntry] = {}
     for entry in [*entries, *contents.estimates]:

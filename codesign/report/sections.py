@@ -16,7 +16,10 @@ MAX_FILES = 1000  # rows in the file inventory
 def figure(path: Path, rel: str) -> str:
     """A PNG embedded as a data: URI, captioned from its file name."""
     caption = path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    try:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+    except OSError as exc:
+        return f"<p>{badge(None, 'UNREADABLE')} <code>{e(rel)}</code>: {e(str(exc).splitlines()[0])}</p>"
     return (f'<figure id="{anchor("plot", rel)}"><img alt="{e(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption><strong>{e(caption)}</strong> <span class=\"muted\">({e(rel)})</span></figcaption></figure>")
 

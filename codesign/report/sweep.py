@@ -29,6 +29,15 @@ from codesign.report.sections import figure
 SUMMARY_KEYS = ("study", "dataset", "seed", "epochs", "complete_trials", "requested_trials", "duplicates", "storage")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A sweep file's mapping, or {} where the file holds something else (a damaged file)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _count(value: Any) -> int:
+    return int(value) if is_number(value) else 0
+
+
 def _base(sweep: Sweep) -> str:
     """The sweep section's anchor: 'sweep-run' for the run directory itself, else from its folder."""
     return anchor("sweep", sweep.folder or "run")
@@ -37,7 +46,8 @@ def _base(sweep: Sweep) -> str:
 def targets(sweep: Sweep) -> list[dict[str, Any]]:
     """[{name, target, card}] from the sweep's config, else from its trials' metric keys."""
     found: dict[str, dict[str, Any]] = {}
-    for spec in (sweep.config or {}).get("targets") or []:
+    specs = _dict(sweep.config).get("targets")
+    for spec in specs if isinstance(specs, list) else []:
         if isinstance(spec, dict) and spec.get("name", spec.get("target")):
             name = str(spec.get("name", spec.get("target")))
             found[name] = {"name": name, "target": spec.get("target", name), "card": spec.get("card")}
@@ -45,8 +55,8 @@ def targets(sweep: Sweep) -> list[dict[str, Any]]:
         for name, details in document["targets"].items():
             if isinstance(details, dict):
                 found.setdefault(name, {"name": name, "target": details.get("target", name), "card": details.get("card")})
-    for entry in sweep.pareto.get("pareto") or []:
-        for key in (entry.get("metrics") or {}) if isinstance(entry, dict) else ():
+    for entry in pareto_trials(sweep):
+        for key in _dict(entry.get("metrics")):
             name, dot, _ = key.rpartition(".")
             if dot:
                 found.setdefault(name, {"name": name, "target": name, "card": None})
@@ -59,7 +69,7 @@ def pareto_trials(sweep: Sweep) -> list[dict[str, Any]]:
 
 def _estimate_of(sweep: Sweep, entry: dict[str, Any], name: str) -> dict[str, Any] | None:
     document = sweep.trial_estimates.get(str(entry.get("trial_dir", "")))
-    details = (document or {}).get("targets", {}).get(name)
+    details = _dict(_dict(document).get("targets")).get(name)
     return details if isinstance(details, dict) else None
 
 
@@ -88,18 +98,18 @@ def _front_table(sweep: Sweep, trials: list[dict[str, Any]]) -> str:
     units = AreaUnits()
     for entry in trials:
         for name, _ in objectives:
-            units.add(name, (entry.get("metrics") or {}).get(name), name)
+            units.add(name, _dict(entry.get("metrics")).get(name), name)
     arrows = {"maximize": "↑", "minimize": "↓"}
     head = ("<tr><th>trial</th><th>design</th>"
             + "".join(f"<th>{breakable(name)} {arrows.get(direction, '')}</th>" for name, direction in objectives) + "</tr>")
     rows = []
     for entry in trials:
-        metrics = entry.get("metrics") or {}
+        metrics = _dict(entry.get("metrics"))
         model = entry.get("model") or entry.get("trial_model")
         where = f'<br><code>{e(model)}</code>' if model else ""
         cells = [f'<td class="num" id="{anchor(f"{_base(sweep)}-trial", str(entry.get("trial")))}">'
                  f'{e(entry.get("trial", "?"))}</td>',
-                 f'<td><span class="muted">{e(_params(entry.get("params") or {}))}</span>{where}</td>']
+                 f'<td><span class="muted">{e(_params(_dict(entry.get("params"))))}</span>{where}</td>']
         cells += [cell(metrics.get(name), name, text=units.text(name, metrics.get(name), name)) for name, _ in objectives]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table class="sweep">{head}{"".join(rows)}</table></div>'
@@ -113,8 +123,8 @@ def _target_block(sweep: Sweep, target: dict[str, Any], trials: list[dict[str, A
     lines = []
     for entry in trials:
         details = _estimate_of(sweep, entry, name) or {}
-        estimate = details.get("estimate") or {}
-        metrics = entry.get("metrics") or {}
+        estimate = _dict(details.get("estimate"))
+        metrics = _dict(entry.get("metrics"))
         values = {key: estimate.get(key, metrics.get(f"{name}.{key}")) for key in HEADLINE}
         values["accuracy"] = details.get("accuracy", metrics.get(f"{name}.accuracy"))
         if not any(is_number(v) for v in values.values()):
@@ -132,7 +142,7 @@ def _target_block(sweep: Sweep, target: dict[str, Any], trials: list[dict[str, A
             text = units.text("area", values[key], key) if key == "area_mm2" else format_value(values[key], key)
             cells.append(cell(values[key], key, text=text))
         cells += [f"<td>{e(estimate.get('method', '–'))}</td>",
-                  f'<td class="muted">{e(_params(details.get("options") or {}) or "–")}</td>',
+                  f'<td class="muted">{e(_params(_dict(details.get("options"))) or "–")}</td>',
                   f'<td class="muted">{e(details.get("accuracy_source", "–"))}</td>']
         rows.append("<tr>" + "".join(cells) + "</tr>")
     plots = [image for image in sweep.images if image.stem == f"pareto_{name}"]
@@ -148,8 +158,8 @@ def _all_trials(sweep: Sweep) -> str:
     if not sweep.trials:
         return ""
     objectives = [name for name, _ in _objectives(sweep)]
-    rows = [{"trial": t.get("trial"), "design": _params(t.get("params") or {}),
-             **{name: (t.get("objectives") or {}).get(name) for name in objectives},
+    rows = [{"trial": t.get("trial"), "design": _params(_dict(t.get("params"))),
+             **{name: _dict(t.get("objectives")).get(name) for name in objectives},
              "duplicate of": t.get("duplicate_of")} for t in sweep.trials[:MAX_ROWS]]
     more = f" (showing {MAX_ROWS})" if len(sweep.trials) > MAX_ROWS else ""
     return (f"<details><summary>all {plural(len(sweep.trials), 'complete trial')}{more}</summary>"
@@ -159,16 +169,16 @@ def _all_trials(sweep: Sweep) -> str:
 def sweep_section(sweep: Sweep, contents: RunContents) -> str:
     trials = pareto_trials(sweep)
     summary = {key: sweep.pareto[key] for key in SUMMARY_KEYS if key in sweep.pareto}
-    if sweep.config and sweep.config.get("source"):
-        summary["config"] = sweep.config["source"]
+    if _dict(sweep.config).get("source"):
+        summary["config"] = _dict(sweep.config)["source"]
     objectives = ", ".join(f"{'maximise' if d == 'maximize' else 'minimise'} {n}" for n, d in _objectives(sweep))
     blocks = "".join(_target_block(sweep, target, trials, contents) for target in targets(sweep))
     rest = [image for image in sweep.images if not any(image.stem == f"pareto_{t['name']}" for t in targets(sweep))]
     body = (kv_table(summary) + f"<p><strong>Objectives:</strong> {e(objectives)}</p>"
-            + f"<h3>Pareto-optimal trials ({len(trials)} of {sweep.pareto.get('complete_trials', '?')})</h3>"
+            + f"<h3>Pareto-optimal trials ({len(trials)} of {_count(sweep.pareto.get('complete_trials'))})</h3>"
             + _front_table(sweep, trials) + _all_trials(sweep)
             + (f"<h3>Per target</h3>{blocks}" if blocks else "")
             + "".join(figure(image, contents.rel(image)) for image in rest))
     where = f": {sweep.folder}" if sweep.folder else ""
-    count = f"{len(trials)} Pareto-optimal of {plural(int(sweep.pareto.get('complete_trials') or 0), 'trial')}"
+    count = f"{len(trials)} Pareto-optimal of {plural(_count(sweep.pareto.get('complete_trials')), 'trial')}"
     return section(_base(sweep), f"Design-space sweep{where}", body, count)
