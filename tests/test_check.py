@@ -220,6 +220,14 @@ def _break(directory: Path, how: str) -> str:
     if how == "missing directory":
         shutil.rmtree(directory)
         return "no such baseline directory"
+    if how == "file instead of directory":
+        shutil.rmtree(directory)
+        directory.write_text("x")
+        return "is a file, not a baseline directory"
+    if how == "estimates folder is a file":
+        shutil.rmtree(directory / "estimates" / "mlp_bn_w4")
+        (directory / "estimates" / "mlp_bn_w4").write_text("x")
+        return "mlp_bn_w4"
     if how == "missing baselines.toml":
         toml.unlink()
         return "baselines.toml: no such file"
@@ -263,7 +271,7 @@ def _break(directory: Path, how: str) -> str:
     raise AssertionError(how)
 
 
-BREAKAGES = ["missing directory", "missing baselines.toml", "malformed toml", "unknown card", "card file missing",
+BREAKAGES = ["missing directory", "file instead of directory", "estimates folder is a file", "missing baselines.toml", "malformed toml", "unknown card", "card file missing",
              "missing model", "missing stored estimate", "corrupt stored estimate", "unknown case key", "no cases",
              "wrong target for card", "unknown backend option", "bad tolerance", "tolerances without table"]
 
@@ -377,3 +385,12 @@ def test_damaged_stored_estimate_is_one_line_exit_2(tmp_path: Path, capsys) -> N
             assert len(captured.err.strip().splitlines()) == 1, captured.err
     assert main(["check", str(directory), "--update"]) == 0
     assert main(["check", str(directory)]) == 0
+
+
+def test_update_that_cannot_write_is_one_line_exit_2(baselines: Path, capsys) -> None:
+    folder = baselines / "estimates" / "mlp_bn_w4"
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")
+    assert main(["check", str(baselines), "--update"]) == 2
+    assert "cannot be written" in _one_line_error(capsys)
+    assert folder.read_text() == "not a folder"

@@ -281,6 +281,15 @@ def test_missing_and_empty_run_dir(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing to report" in err
     assert not (tmp_path / "empty" / "report.html").exists()
+    (tmp_path / "file").write_text("x")
+    for args, expected in (([str(tmp_path / "file")], "is a file, not a run directory"),
+                           ([str(tmp_path), "--out", str(tmp_path / "file" / "page.html")], "cannot be written"),
+                           ([str(tmp_path), "--out", str(tmp_path)], "is a directory")):
+        (tmp_path / "empty" / "estimate.json").write_text("{}")  # something to report
+        assert main(["report", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+    assert (tmp_path / "file").read_text() == "x"
 
 
 def test_sweep_directory_reports_its_pareto_fronts(tmp_path: Path) -> None:

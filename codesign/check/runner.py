@@ -132,8 +132,8 @@ def check_baselines(directory: str | os.PathLike, update: bool = False) -> Check
     start = time.perf_counter()
     directory = Path(directory)
     if not directory.is_dir():
-        raise DataError(f"{directory}: no such baseline directory",
-                        hint="pass the directory that holds baselines.toml")
+        what = "is a file, not a baseline directory" if directory.exists() else "no such baseline directory"
+        raise DataError(f"{directory}: {what}", hint="pass the directory that holds baselines.toml")
     tolerances = load_tolerances(directory)
     cases = load_cases(directory)
     graphs: dict[Path, Any] = {}
@@ -198,7 +198,11 @@ def _store(case: Case, current: Estimate) -> str:
         status = "updated"
     else:
         return "unchanged"
-    write_text(case.estimate_path, text)
+    try:
+        write_text(case.estimate_path, text)
+    except OSError as exc:
+        raise DataError(f"{case.estimate_path}: cannot be written ({exc.strerror or exc})",
+                        hint="make the baseline directory writable") from None
     return status
 
 

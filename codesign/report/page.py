@@ -76,8 +76,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     """Write the HTML report of ``run_dir`` (default ``run_dir/report.html``) atomically."""
     root = Path(run_dir)
     if not root.is_dir():
-        raise DataError(f"{root}: no such run directory",
-                        hint="pass a directory written by codesign export, estimate, sweep or a flow")
+        what = "is a file, not a run directory" if root.exists() else "no such run directory"
+        raise DataError(f"{root}: {what}", hint="pass a directory written by codesign export, estimate, sweep or a flow")
     out_path = Path(out) if out is not None else root / DEFAULT_NAME
     if out_path.is_dir():
         raise DataError(f"{out_path} is a directory", hint="pass a file name, e.g. --out report.html")
@@ -88,5 +88,10 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     if not contents.has_content:
         raise DataError(f"{root}: nothing to report (no estimates, sweeps, plots, verification, Pareto or JSON results)",
                         hint="run codesign export / estimate --out / sweep, or a flow, into this directory first")
-    write_text(out_path, render(contents))
+    page = render(contents)
+    try:
+        write_text(out_path, page)
+    except OSError as exc:
+        raise DataError(f"{out_path}: cannot be written ({exc.strerror or exc})",
+                        hint="pass an --out in a writable directory") from None
     return out_path
