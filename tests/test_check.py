@@ -394,3 +394,16 @@ def test_update_that_cannot_write_is_one_line_exit_2(baselines: Path, capsys) ->
     assert main(["check", str(baselines), "--update"]) == 2
     assert "cannot be written" in _one_line_error(capsys)
     assert folder.read_text() == "not a folder"
+
+
+def test_update_with_a_failing_case_writes_nothing(baselines: Path, capsys) -> None:
+    files = {p: p.read_bytes() for p in (baselines / "estimates").rglob("*.json")}
+    first = next(iter(files))
+    first.write_text("{not json")
+    files[first] = first.read_bytes()
+    toml = baselines / "baselines.toml"
+    toml.write_text(toml.read_text() + '\n[[case]]\nmodel = "models/mlp_w4.onnx"\ncard = "pynq-z2"\n'
+                    'options = { reuse_factr = 2 }\n')  # estimated last, and refused
+    assert main(["check", str(baselines), "--update"]) == 2
+    assert "reuse_factr" in _one_line_error(capsys)
+    assert {p: p.read_bytes() for p in (baselines / "estimates").rglob("*.json")} == files

@@ -149,8 +149,11 @@ def check_baselines(directory: str | os.PathLike, update: bool = False) -> Check
         drifts = sorted(compare(current, baseline, tolerances), key=_importance) if baseline is not None else []
         if baseline is not None and (drifts or update) and baseline.tool_versions != current.tool_versions:
             notes.append("tool versions differ: " + _versions_diff(baseline.tool_versions, current.tool_versions))
-        status = _store(case, current) if update else ("drifted" if drifts else "ok")
+        status = _update_status(case, current) if update else ("drifted" if drifts else "ok")
         results.append(CaseResult(case, status, current, baseline, drifts, time.perf_counter() - began, notes))
+    for result in results:  # written only once every case has been estimated: a failing case writes nothing
+        if result.status in ("created", "updated"):
+            _store(result.case, result.current)
     stale = sorted(stored_estimates(directory) - {case.relative_path for case, _, _ in cases})
     removed, kept = remove_stale(directory, stale) if update else ([], stale)
     notes = _unused_tolerances(tolerances, results)
@@ -190,20 +193,19 @@ def _read_stored(cases: list[tuple[Case, Any, Any]], update: bool) -> tuple[dict
     return stored, unreadable
 
 
-def _store(case: Case, current: Estimate) -> str:
-    text = current.to_json()
+def _update_status(case: Case, current: Estimate) -> str:
     if not case.estimate_path.is_file():
-        status = "created"
-    elif case.estimate_path.read_text(encoding="utf-8", errors="replace") != text:
-        status = "updated"
-    else:
-        return "unchanged"
+        return "created"
+    stored = case.estimate_path.read_text(encoding="utf-8", errors="replace")
+    return "unchanged" if stored == current.to_json() else "updated"
+
+
+def _store(case: Case, current: Estimate) -> None:
     try:
-        write_text(case.estimate_path, text)
+        write_text(case.estimate_path, current.to_json())
     except OSError as exc:
         raise DataError(f"{case.estimate_path}: cannot be written ({exc.strerror or exc})",
                         hint="make the baseline directory writable") from None
-    return status
 
 
 def _importance(drift: Drift) -> tuple[int, str]:
