@@ -304,6 +304,9 @@ def test_sweep_directory_reports_its_pareto_fronts(tmp_path: Path) -> None:
     assert len({row["xbar.area_mm2 ↓"].split()[-1] for row in front}) == 1
     per_target = [rows for rows in page.section_tables("sweep-run") if rows[0][:2] == ["trial", "accuracy"]]
     assert len(per_target) == 2 and all(len(rows) == 3 for rows in per_target)
+    fpga = [dict(zip(per_target[0][0], row)) for row in per_target[0][1:]]
+    assert [row["verified"] for row in fpga] == ["PASS 0 mismatches of 30"] * 2
+    assert "verified" not in per_target[1][0]  # the other target checks nothing per trial
     ids = {value for _, name, value in page.attributes if name == "id"}
     assert {"sweep-run-fpga", "sweep-run-xbar", "plot-pareto-fpga-png", "plot-pareto-xbar-png"} <= ids
     cards = {value for value in ids if value.startswith("card-")}

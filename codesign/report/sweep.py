@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from codesign.estimate import HEADLINE
-from codesign.report.collect import RunContents, Sweep
+from codesign.report.collect import RunContents, Sweep, verdict, verification_summary
 from codesign.report.formatting import format_value, is_number, plain
 from codesign.report.html import (
     MAX_ROWS,
     AreaUnits,
     anchor,
+    badge,
     breakable,
     cell,
     e,
@@ -133,14 +134,17 @@ def _target_block(sweep: Sweep, target: dict[str, Any], trials: list[dict[str, A
         lines.append((entry, details, estimate, values))
     if not lines:
         return ""
+    verified = any("verification" in details for _, details, _, _ in lines)
     head = ("<tr><th>trial</th>" + "".join(f"<th>{key.split('_', 1)[0]}</th>" for key in columns)
-            + "<th>method</th><th>options</th><th>accuracy measured on</th></tr>")
+            + ("<th>verified</th>" if verified else "") + "<th>method</th><th>options</th><th>accuracy measured on</th></tr>")
     rows = []
     for entry, details, estimate, values in lines:
         cells = [f'<td class="num">{e(entry.get("trial", "?"))}</td>']
         for key in columns:
             text = units.text("area", values[key], key) if key == "area_mm2" else format_value(values[key], key)
             cells.append(cell(values[key], key, text=text))
+        if verified:
+            cells.append(_verified(details.get("verification")))
         cells += [f"<td>{e(estimate.get('method', '–'))}</td>",
                   f'<td class="muted">{e(_params(_dict(details.get("options"))) or "–")}</td>',
                   f'<td class="muted">{e(details.get("accuracy_source", "–"))}</td>']
@@ -152,6 +156,14 @@ def _target_block(sweep: Sweep, target: dict[str, Any], trials: list[dict[str, A
             f'<span class="muted">({e(backend + card)})</span></h3>'
             + "".join(figure(image, contents.rel(image)) for image in plots)
             + f'<div class="scroll"><table class="wide">{head}{"".join(rows)}</table></div></div>')
+
+
+def _verified(report: Any) -> str:
+    """The trial's own check of its design (e.g. the printed gate-level netlist), as a badge."""
+    if report is None:
+        return '<td class="muted">–</td>'
+    summary = verification_summary(report)
+    return f"<td>{badge(verdict(report)[0])}{f'<br><span class=muted>{e(summary)}</span>' if summary else ''}</td>"
 
 
 def _all_trials(sweep: Sweep) -> str:
