@@ -97,6 +97,20 @@ def is_estimate(data: Any) -> bool:
     return isinstance(data, dict) and set(data) >= ESTIMATE_KEYS
 
 
+REASON_KEYS = ("reason", "error", "refused", "skipped")  # why a target gave no estimate
+
+
+def refusals(contents: RunContents) -> list[tuple[str, dict[str, Any]]]:
+    """Comparison rows of targets that could not take the model: (source, row with its reason)."""
+    found = []
+    for rel, document in contents.comparison:
+        for index, row in enumerate(document["rows"]):
+            if isinstance(row, dict) and not is_estimate(row) and row.get("target") \
+                    and any(row.get(key) for key in REASON_KEYS):
+                found.append((f"{rel} row {index + 1}", row))
+    return found
+
+
 def normalised(data: dict[str, Any]) -> dict[str, Any]:
     """An estimate document whose nested fields have the record's shapes (a damaged or foreign
     file renders with what it has instead of failing)."""

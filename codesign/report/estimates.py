@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from codesign.estimate import HEADLINE
-from codesign.report.collect import EstimateEntry, RunContents, verdict, verification_summary
+from codesign.report.collect import (
+    REASON_KEYS,
+    EstimateEntry,
+    RunContents,
+    refusals,
+    verdict,
+    verification_summary,
+)
 from codesign.report.formatting import format_value, is_number
 from codesign.report.html import (
     AreaUnits,
@@ -61,8 +68,18 @@ def _verified_cell(entry: EstimateEntry, contents: RunContents) -> str:
             f"{detail}</td>")
 
 
+def _refused_row(source: str, row: dict[str, Any], width: int) -> str:
+    """A target that could not take the model: its name, card and why, across the number columns."""
+    reason = next(str(row[key]) for key in REASON_KEYS if row.get(key))
+    return (f"<tr><td>{breakable(row.get('model') or '–')}</td><td>{breakable(row.get('target'))}</td>"
+            f"<td>{breakable(row.get('card') or '–')}</td><td class=\"muted\">–</td>"
+            f'<td colspan="{width}">{badge(None, "NOT ESTIMATED")} {e(reason)}</td>'
+            f'<td class="src"><code>{breakable(source)}</code></td></tr>')
+
+
 def overview_section(rows: list[EstimateEntry], contents: RunContents) -> str:
-    if not rows:
+    refused = refusals(contents)
+    if not rows and not refused:
         return ""
     best = _best(rows)
     units = AreaUnits()
@@ -92,6 +109,7 @@ def overview_section(rows: list[EstimateEntry], contents: RunContents) -> str:
         cells.append(f'<td class="assume"><ul class="assumptions">{shown}</ul>{more}</td>')
         cells.append(f'<td class="src"><code>{breakable(entry.source)}</code></td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
+    body += [_refused_row(source, row, len(columns) + 2) for source, row in refused]
     models = sorted({str(doc.get("model")) for _, doc in contents.comparison if doc.get("model")})
     model = f"<p>Model: <strong>{e(', '.join(models))}</strong></p>" if models else ""
     note = ('<p class="muted">Per inference; the lowest value of each metric per model is highlighted. '
@@ -99,7 +117,7 @@ def overview_section(rows: list[EstimateEntry], contents: RunContents) -> str:
             "verified: the verification report of the exported artifact (– where only an estimate was made).</p>")
     return section("estimates", "Cross-target comparison",
                    model + note + f'<div class="scroll"><table class="wide">{head}{"".join(body)}</table></div>',
-                   plural(len(rows), "estimate"))
+                   plural(len(rows), "estimate") + (f", {len(refused)} not estimated" if refused else ""))
 
 
 def breakdown_tables(breakdown: dict[str, Any]) -> str:
