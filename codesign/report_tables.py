@@ -45,17 +45,19 @@ def card_table(card) -> Table:
 
 
 def estimate_table(estimate) -> Table:
+    """Headline numbers with SI prefixes, then resources: every unit read from the key's name."""
+    from codesign.estimate import HEADLINE
+    from codesign.report.formatting import format_value
+
     table = Table(title=f"{estimate.model or 'model'} on {estimate.card} ({estimate.target}, {estimate.method})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = (("latency", estimate.latency_s, "s"), ("energy", estimate.energy_j, "J"),
-            ("area", estimate.area_mm2, "mm²"), ("power", estimate.power_w, "W"))
-    for name, value, unit in rows:
-        table.add_row(name, f"{value:.4g} {unit}")
+    for key in HEADLINE:
+        table.add_row(key.split("_", 1)[0], format_value(getattr(estimate, key), key))
     if estimate.throughput_inf_per_s:
-        table.add_row("throughput", f"{estimate.throughput_inf_per_s:.4g} inf/s")
+        table.add_row("throughput", format_value(estimate.throughput_inf_per_s, "throughput_inf_per_s"))
     for name, value in estimate.resources.items():
-        table.add_row(name, f"{value:g}")
+        table.add_row(name, format_value(value, name))
     for assumption in estimate.assumptions:
         table.add_row("assumes", assumption)
     return table

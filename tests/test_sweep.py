@@ -160,6 +160,21 @@ def test_sweep_writes_pareto_plots_and_qonnx(sweep):
     assert estimates["targets"]["crossbar"]["monte_carlo"]["instances"] == 4
 
 
+def test_report_of_the_sweep_directory(sweep, tmp_path):
+    from report_page import header_rows, parse
+
+    from codesign.report import write_report
+
+    report = json.loads((sweep["out"] / "pareto.json").read_text())
+    page = parse(write_report(sweep["out"], tmp_path / "report.html"))
+    assert "estimates" not in page.headings  # the sweep's fronts, not "No estimates"
+    assert page.headings["sweep-run"] == f"Design-space sweep ({len(report['pareto'])} Pareto-optimal of 5 trials)"
+    front = header_rows(page, "sweep-run", "trial")
+    assert [row["trial"] for row in front] == [str(entry["trial"]) for entry in report["pareto"]]
+    ids = {value for _, name, value in page.attributes if name == "id"}
+    assert {"sweep-run-fpga", "sweep-run-crossbar", "card-pynq-z2", "card-rram-40nm"} <= ids
+
+
 def test_resume_adds_only_the_missing_trials(sweep):
     first, second, before = sweep["first"], sweep["second"], sweep["before"]
     assert len(first.trials) == 3 and first.new_trials == 3
