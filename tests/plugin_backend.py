@@ -18,22 +18,17 @@ _spec.loader.exec_module(_example)
 
 class ToyFpga(_example.ToyFpgaBackend):
     default_card = "pynq-z2"
-
-
-class ToyWithoutDefault(_example.ToyFpgaBackend):
-    name = "toy-nodefault"
 '''
 
 
 def install(folder: Path, monkeypatch) -> None:
-    """Make ``toy-fpga`` (default card pynq-z2) and ``toy-nodefault`` installed backends."""
+    """Make ``toy-fpga`` (default card pynq-z2) an installed backend."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "codesign_toy_plugin.py").write_text(MODULE, encoding="utf-8")
     info = folder / "codesign_toy_plugin-0.1.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: codesign-toy-plugin\nVersion: 0.1\n", encoding="utf-8")
     (info / "entry_points.txt").write_text(
-        "[codesign.backends]\ntoy-fpga = codesign_toy_plugin:ToyFpga\n"
-        "toy-nodefault = codesign_toy_plugin:ToyWithoutDefault\n", encoding="utf-8")
+        "[codesign.backends]\ntoy-fpga = codesign_toy_plugin:ToyFpga\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.delitem(sys.modules, "codesign_toy_plugin", raising=False)

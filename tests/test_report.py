@@ -98,15 +98,15 @@ def test_comparison_rows_take_the_verification_of_the_exported_design(run_dir: P
     for target in ("fpga", "crossbar", "printed"):
         data = json.loads((run / target / "estimate.json").read_text())
         rows.append({**data, "tool_versions": {"codesign": "0.1.0"}})  # `estimate` records fewer tools
-    refused = {"target": "toy-analog", "card": "toy-card", "model": "model",
+    refused = {"target": "toy-analog", "card": "toy-card",
                "reason": "the toy-analog backend cannot take float inputs (layer dense0)"}
-    (run / "comparison.json").write_text(json.dumps({"model": "tiny-mlp", "rows": [*rows, refused]}))
+    (run / "comparison.json").write_text(json.dumps({"model": "tiny-mlp", "rows": rows, "refused": [refused]}))
     out = tmp_path / "elsewhere" / "page.html"
     assert main(["report", str(run), "--out", str(out)]) == 0
     page = parse(out)
     table = header_rows(page, "estimates", "model")
     [refusal] = [row for row in page.section_tables("estimates")[0] if row[1] == "toy-analog"]
-    assert refusal[4] == f"NOT ESTIMATED {refused['reason']}" and refusal[-1] == "comparison.json row 4"
+    assert refusal[4] == f"NOT ESTIMATED {refused['reason']}" and refusal[-1] == "comparison.json refused 1"
     table = [row for row in table if row["target"] != "toy-analog"]
     assert [row["source"] for row in table] == [f"comparison.json row {i}" for i in (1, 2, 3)]
     verified = {row["target"]: row["verified"].split()[0] for row in table}

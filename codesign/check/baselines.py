@@ -161,10 +161,7 @@ def _resolve(directory: Path, entry: dict[str, Any], cards: dict[str, Any]) -> t
 
     target, spec = entry.get("target"), entry.get("card")
     if spec is None:
-        backend = get_backend(target)
-        spec = getattr(backend, "default_card", None)
-        if not spec:
-            raise ParameterError(f"backend {target!r} names no default card", hint='add card = "..." to the case')
+        spec = get_backend(target).default_card
     card_path = directory / spec if spec.endswith(".toml") else None
     key = str(card_path) if card_path else spec
     if key not in cards:

@@ -97,17 +97,14 @@ def is_estimate(data: Any) -> bool:
     return isinstance(data, dict) and set(data) >= ESTIMATE_KEYS
 
 
-REASON_KEYS = ("reason", "error", "refused", "skipped")  # why a target gave no estimate
-
-
 def refusals(contents: RunContents) -> list[tuple[str, dict[str, Any]]]:
-    """Comparison rows of targets that could not take the model: (source, row with its reason)."""
+    """Targets that could not take the model (``refused`` of comparison.json): (source, {target, card, reason})."""
     found = []
     for rel, document in contents.comparison:
-        for index, row in enumerate(document["rows"]):
-            if isinstance(row, dict) and not is_estimate(row) and row.get("target") \
-                    and any(row.get(key) for key in REASON_KEYS):
-                found.append((f"{rel} row {index + 1}", row))
+        refused = document.get("refused")
+        for index, row in enumerate(refused if isinstance(refused, list) else []):
+            if isinstance(row, dict) and row.get("target") and row.get("reason"):
+                found.append((f"{rel} refused {index + 1}", row))
     return found
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from codesign.estimate import HEADLINE
 from codesign.report.collect import (
-    REASON_KEYS,
     EstimateEntry,
     RunContents,
     refusals,
@@ -70,7 +69,7 @@ def _verified_cell(entry: EstimateEntry, contents: RunContents) -> str:
 
 def _refused_row(source: str, row: dict[str, Any], width: int) -> str:
     """A target that could not take the model: its name, card and why, across the number columns."""
-    reason = next(str(row[key]) for key in REASON_KEYS if row.get(key))
+    reason = str(row["reason"])
     return (f"<tr><td>{breakable(row.get('model') or '–')}</td><td>{breakable(row.get('target'))}</td>"
             f"<td>{breakable(row.get('card') or '–')}</td><td class=\"muted\">–</td>"
             f'<td colspan="{width}">{badge(None, "NOT ESTIMATED")} {e(reason)}</td>'
