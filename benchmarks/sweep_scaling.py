@@ -64,7 +64,7 @@ def trial_phase(out: Path, study_name: str) -> dict:
     # steady state: from the moment every worker has finished its first trial to the last completion
     first_done: dict[str, object] = {}
     for t in sorted(done, key=lambda t: t.datetime_complete):
-        first_done.setdefault(t.user_attrs.get("worker", "?"), t.datetime_complete)
+        first_done.setdefault(str(t.user_attrs.get("worker", {}).get("id", "?")), t.datetime_complete)
     steady_start = max(first_done.values())
     steady = [t for t in done if t.datetime_complete > steady_start]
     steady_s = (end - steady_start).total_seconds()

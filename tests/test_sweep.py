@@ -108,10 +108,13 @@ def test_missing_ray_is_one_line(tmp_path, capsys, monkeypatch):
 
 # -- a real sweep: 3 trials, then resumed to 5, two worker processes ------------------------------------
 def _study_trials(out: Path):
+    """Complete trials by slot (the sweep's own trial number)."""
     import optuna
 
+    from codesign.dse.generations import read_slots
+
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{out / 'study.db'}")
-    return {t.number: t for t in study.trials}
+    return {index: slot.complete for index, slot in read_slots(study).items() if slot.complete is not None}
 
 
 def _digest(path: Path) -> str:
@@ -158,18 +161,30 @@ def test_resume_adds_only_the_missing_trials(sweep):
     assert len(first.trials) == 3 and first.new_trials == 3
     assert len(second.trials) == 5 and second.new_trials == 2
     after = _study_trials(sweep["out"])
+    assert len(before) == 3 and sorted(after) == [0, 1, 2, 3, 4]
     for number, (state, finished, values) in before.items():  # earlier trials untouched, not re-run
         assert (after[number].state.name, after[number].datetime_complete, after[number].values) == \
             (state, finished, values)
     for number, digest in sweep["models"].items():
         assert _digest(sweep["out"] / "trials" / number / "model.onnx") == digest
-    complete = [t for t in after.values() if t.state.name == "COMPLETE"]
-    assert len(complete) == 5
     # nothing to do when the study already has its trials
     from codesign.dse.sweep import run_sweep
 
     again = run_sweep(sweep["config"], sweep["out"], workers=2, progress=False)
     assert again.new_trials == 0 and len(again.trials) == 5
+
+
+def test_same_trials_whatever_the_workers_and_resumes(sweep, tmp_path):
+    """One worker, 5 trials at once == two workers, 3 trials resumed to 5: same trials, same front."""
+    from codesign.dse.sweep import run_sweep
+
+    single = run_sweep(sweep["config"], tmp_path, workers=1, progress=False)
+    assert [t.to_dict() for t in single.trials] == [t.to_dict() for t in sweep["second"].trials]
+    assert [t.number for t in single.pareto] == [t.number for t in sweep["second"].pareto]
+    assert (tmp_path / "trials.json").read_text() == (sweep["out"] / "trials.json").read_text()
+    for record in single.pareto:
+        assert _digest(tmp_path / "pareto" / f"{record.number}.onnx") == \
+            _digest(sweep["out"] / "pareto" / f"{record.number}.onnx")
 
 
 def test_pareto_point_reestimates_to_the_stored_numbers(sweep, tmp_path):
