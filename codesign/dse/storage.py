@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -73,16 +74,25 @@ def open_storage(url: str, heartbeat_s: float = HEARTBEAT_S):
                      optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
         else:
             retry = {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=MAX_RETRY)}
-        try:
-            return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
-                              grace_period=GRACE_FACTOR * interval, **retry)
-        except ImportError as exc:
-            driver = exc.name or str(exc).splitlines()[0]
-            raise SweepError(f"storage {redact(url)} needs a database driver that is not installed ({driver})",
-                             hint="pip install it (psycopg[binary] for PostgreSQL, pymysql for MySQL)") from None
-        except Exception as exc:  # sqlalchemy errors: bad URL, unreachable server
-            raise SweepError(f"cannot open storage {redact(url)}: {str(exc).splitlines()[0]}",
-                             hint="check the --storage URL (e.g. postgresql://user:pass@host:5432/db)") from None
+        for attempt in range(5):
+            try:
+                return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                  grace_period=GRACE_FACTOR * interval, **retry)
+            except ImportError as exc:
+                driver = exc.name or str(exc).splitlines()[0]
+                raise SweepError(f"storage {redact(url)} needs a database driver that is not installed ({driver})",
+                                 hint="pip install it (psycopg[binary] for PostgreSQL, pymysql for MySQL)") from None
+            except Exception as exc:  # sqlalchemy errors: bad URL, unreachable server, a race
+                if _creating_tables_concurrently(exc) and attempt < 4:
+                    time.sleep(1.0 + attempt)  # another process is creating Optuna's tables: use theirs
+                    continue
+                raise SweepError(f"cannot open storage {redact(url)}: {str(exc).splitlines()[0]}",
+                                 hint="check the --storage URL (e.g. postgresql://user:pass@host:5432/db)") from None
+
+
+def _creating_tables_concurrently(exc: Exception) -> bool:
+    text = str(exc)
+    return any(marker in text for marker in ("UniqueViolation", "already exists", "duplicate key"))
 
 
 def prepare_study(config: SweepConfig, url: str, *, local: bool, heartbeat_s: float = HEARTBEAT_S):

@@ -89,7 +89,8 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
 def _process_workers(job: dict, count: int, config: SweepConfig):
     from codesign.dse.executors import ProcessWorkers
 
-    return ProcessWorkers([{**job, "worker": i} for i in range(min(count, config.trials))])
+    jobs = [{**job, "worker": i, "parent_pid": os.getpid()} for i in range(min(count, config.trials))]
+    return ProcessWorkers(jobs)
 
 
 def _ray_workers(ray, job: dict, count: int, config: SweepConfig):

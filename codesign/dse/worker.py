@@ -50,6 +50,19 @@ def is_gone(identity: str) -> bool:
         return True
 
 
+def _ray_node() -> str | None:
+    """The Ray node this worker runs on, when it is a Ray task."""
+    import sys
+
+    if "ray" not in sys.modules:
+        return None
+    ray = sys.modules["ray"]
+    try:
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except Exception:
+        return None
+
+
 def _pid_namespace() -> str:
     try:
         return str(os.stat("/proc/self/ns/pid").st_ino)
@@ -79,7 +92,9 @@ def work(job: dict[str, Any]) -> dict[str, Any]:
     _warm_up()
     counts = {"worker": job["worker"], "trials": 0, "duplicates": 0, "skipped": 0}
     objective = _Objective(config, study, data, Path(job["out_dir"]), counts)
+    parent = job.get("parent_pid")
     while True:
+        _exit_if_orphaned(parent)
         if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             if complete_slots(study) >= job["trials"]:
                 return counts
@@ -90,7 +105,7 @@ def work(job: dict[str, Any]) -> dict[str, Any]:
             optuna.storages.fail_stale_trials(study)  # and queue their retries
         trial = study.ask()
         values, state = None, None
-        with _heartbeat(storage, trial._trial_id):
+        with _heartbeat(storage, trial._trial_id, parent):
             try:
                 values = objective(trial)
             except optuna.TrialPruned:
@@ -102,13 +117,20 @@ def work(job: dict[str, Any]) -> dict[str, Any]:
             study.tell(trial, values, state=state, skip_if_finished=True)
 
 
+def _exit_if_orphaned(parent: int | None) -> None:
+    """A worker process whose sweep process was killed stops (a re-run of the sweep takes over)."""
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
 @contextlib.contextmanager
-def _heartbeat(storage, trial_id: int):
+def _heartbeat(storage, trial_id: int, parent: int | None = None):
     """Record the trial's heartbeat every interval from a thread while the trial runs."""
     stop = threading.Event()
 
     def beat() -> None:
         while True:
+            _exit_if_orphaned(parent)
             with contextlib.suppress(Exception):
                 storage.record_heartbeat(trial_id)
             if stop.wait(storage.get_heartbeat_interval()):
@@ -147,7 +169,7 @@ class _Objective:
             raise optuna.TrialPruned(f"slot {index} is run by trial {ahead[0].number}")
         # which process runs this copy (retries inherit the attributes of the copy they replace,
         # so the check in the planner only believes a record naming this very trial)
-        trial.set_user_attr("worker", {"trial": trial.number, "id": worker_id()})
+        trial.set_user_attr("worker", {"trial": trial.number, "id": worker_id(), "node": _ray_node()})
         params = suggest(trial, self.config)
         if self.config.reuse_duplicates:
             earlier = self._earlier_result(trial.params, index)
