@@ -195,8 +195,8 @@ def test_two_sweeps_share_one_postgresql_study(sweep, tmp_path):
     import subprocess
 
     import optuna
-
     from clusters import postgres_server
+
     from codesign.dse.generations import read_slots
 
     config = tmp_path / "tiny.toml"
@@ -263,11 +263,20 @@ def test_one_printed_trial_with_approximation(tmp_path):
     assert outcome.metrics["printed.area_mm2"] == details["estimate"]["area_mm2"]
 
 
-@pytest.mark.slow
-def test_ray_local_sweep(tmp_path):
+def test_sweep_on_a_multi_node_ray_cluster(sweep, tmp_path):
+    """A head and a second node started with `ray start` (one CPU each); the sweep's workers run
+    as Ray tasks on both through the cluster's address, and give the trials of the process run."""
     pytest.importorskip("ray")
+    import optuna
+    from clusters import ray_cluster
+
     from codesign.dse.sweep import run_sweep
 
     config = parse_config(__import__("tomllib").loads(TINY), source="tiny.toml")
-    result = run_sweep(config, tmp_path, workers=2, ray_address="local", progress=False, trials=2)
-    assert len(result.trials) == 2 and (tmp_path / "pareto.json").is_file()
+    with ray_cluster((1, 1)) as cluster:
+        assert cluster.alive_nodes() == 2
+        result = run_sweep(config, tmp_path, ray_address=cluster.address, progress=False, trials=3)
+    assert [t.to_dict() for t in result.trials] == [t.to_dict() for t in sweep["first"].trials]
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    nodes = {t.user_attrs["worker"]["node"] for t in study.trials if "worker" in t.user_attrs}
+    assert None not in nodes and len(nodes) >= 1
