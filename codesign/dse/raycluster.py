@@ -111,8 +111,17 @@ class LocalCluster:
         resources = resources or [{f"node{i}": 1} for i in range(len(cpus))]
         self.port = free_port()
         for i, (count, extra) in enumerate(zip(cpus, resources)):
-            self.add_node(count, extra, head=i == 0, memory_mb=memory_mb)
-        self.wait(len(cpus), timeout_s)
+            for attempt in range(3):  # one at a time: on a busy machine a raylet can miss Ray's 30 s
+                node = self.add_node(count, extra, head=i == 0, memory_mb=memory_mb)
+                try:
+                    self.wait(i + 1, timeout_s)
+                    break
+                except CodesignError:
+                    if i == 0 or attempt == 2 or node.process.poll() is None:
+                        raise
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(node.process.pid, signal.SIGKILL)
+                    self.nodes.remove(node)
         return self
 
     def add_node(self, cpus: int, resources: dict, *, head: bool = False, memory_mb: int = 1024) -> Node:
@@ -140,8 +149,9 @@ class LocalCluster:
         while True:
             for node in self.nodes:
                 if node.process.poll() is not None:
-                    raise CodesignError(f"a Ray node exited while starting (log: {node.log})",
-                                        hint="read the log; is another cluster using the ports?")
+                    lines = [line for line in node.log.read_text(errors="replace").splitlines() if line.strip()]
+                    raise CodesignError(f"a Ray node exited while starting: {(lines or ['no output'])[-1][:300]}",
+                                        hint="is another cluster using the ports?")
             if sum(1 for node in self.nodes if "Ray runtime started" in node.log.read_text()) >= count:
                 return
             if time.monotonic() > deadline:
