@@ -152,7 +152,8 @@ class LocalCluster:
                     lines = [line for line in node.log.read_text(errors="replace").splitlines() if line.strip()]
                     raise CodesignError(f"a Ray node exited while starting: {(lines or ['no output'])[-1][:300]}",
                                         hint="is another cluster using the ports?")
-            if sum(1 for node in self.nodes if "Ray runtime started" in node.log.read_text()) >= count:
+            started = sum(1 for node in self.nodes if "Ray runtime started" in node.log.read_text())
+            if started >= count and self.alive_nodes() >= count:  # the head lists them (it lags a little)
                 return
             if time.monotonic() > deadline:
                 raise CodesignError(f"the local Ray cluster did not reach {count} nodes in {timeout_s:.0f} s",
