@@ -31,13 +31,12 @@ class Implementation:
 def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_source: str,
               reference_predictions: np.ndarray | None = None, header: dict[str, str] | None = None,
               timeout_s: float = 600.0, abc_script: str = "fast",
-              independent: bool | None = None) -> Implementation:
+              independent: bool = False) -> Implementation:
     """Synthesise ``design`` and prove the mapped gates compute it on every row of ``x_codes``
     (and, for an exact design, that they agree with the integer reference's predictions).
 
     ``independent`` adds the checks that share no code with the flow (``verify.independent_checks``:
-    RTL simulation with Verilator/Icarus, formal equivalence of netlist and RTL); ``None`` runs
-    them when the design is being written out (a ``header`` is given, as export does)."""
+    RTL simulation with Verilator/Icarus, formal equivalence of netlist and RTL), as export does."""
     functions = {name: cell.function for name, cell in combinational_cells(card).items()}
     top = module_name(design.name)
     from codesign import __version__
@@ -69,7 +68,7 @@ def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_sourc
         worst = max(v for k, v in verification.items() if k.endswith("mismatches"))
         raise BackendError(f"the mapped netlist of {top} disagrees with its specification on {worst} of "
                                 f"{len(x_codes)} inputs", hint="nothing was written; please report this with the model")
-    if independent or (independent is None and header is not None):
+    if independent:
         from codesign.backends.printed.verify import independent_checks
 
         verification.update(independent_checks(design, verilog, library, result, x_codes, reference_predictions,
