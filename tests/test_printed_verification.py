@@ -240,3 +240,14 @@ def test_icarus_runs_the_same_bench_and_flags_undefined_outputs():
     with pytest.raises(BackendError, match="output r is undefined"):
         simulate_rtl(undriven, "products", {"a": 5, "b": 6}, {"p": 12, "q": 13, "r": 10}, {"a": a, "b": b},
                      simulator=icarus, timeout_s=120)
+
+
+def test_proof_time_limit_zero_records_simulation_only(monkeypatch, tiny, card):
+    import codesign.backends.printed.verify as verify
+
+    monkeypatch.setattr(verify, "rtl_check", lambda *args, **kwargs: {"status": "simulated"})
+    monkeypatch.setattr(verify, "prove_equivalent", lambda *args, **kwargs: pytest.fail("the proof must not run"))
+    x = input_codes(tiny, random_inputs(tiny, 20, seed=9))
+    implementation = implement(build(tiny), card, x, activity_source="random", independent=True, proof_timeout_s=0)
+    assert implementation.verification["netlist_check"] == "simulated only"
+    assert implementation.verification["equivalence"]["status"] == "not attempted"

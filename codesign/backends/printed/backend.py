@@ -38,6 +38,9 @@ OPTIONS = OptionSchema((
     Option("abc_script", "choice", "area", "ABC mapping script: area (choice network + area-recovering mapper), "
            "fast (abc -fast, about 1.5x the area), default (ABC's delay script, slow)", choices=ABC_SCRIPTS,
            commands=_ALL, sweep_default="fast"),
+    Option("proof_timeout", "float", 10.0, "time limit of the proof that the mapped netlist equals design.v, in "
+           "seconds (0: simulation only); small designs are proven in seconds, large ones rarely within minutes",
+           low=0.0, commands=frozenset({"export"})),
     Option("accuracy_loss", "floats", None, "approximate the design within this accuracy loss (0.01 = one point); "
            "on export the first value picks the written design", low=0.0, high=1.0, high_open=True, commands=_SEARCH),
     Option("trials", "int", 2000, "trials of the per-neuron approximation search", low=1, high=10_000_000,
@@ -144,7 +147,8 @@ class PrintedBackend(BackendBase):
                           f"({report['budgets'][0]['search_accuracy']:.4f} vs exact {result.exact_accuracy:.4f})"}
             implementation = implement(chosen, card, inputs.x_test, activity_source=inputs.source,
                                        reference_predictions=inputs.reference if chosen is exact else None,
-                                       header=header, independent=True, **synth)
+                                       header=header, independent=True, proof_timeout_s=options["proof_timeout"],
+                                       **synth)
             (staging / "design.v").write_text(implementation.verilog, encoding="utf-8")
             (staging / "cells.lib").write_text(implementation.liberty, encoding="utf-8")
             (staging / "netlist.json").write_text(json.dumps(implementation.synthesis.netlist) + "\n", encoding="utf-8")
@@ -217,6 +221,8 @@ def _independent(verification: dict) -> str:
         text += f"; design.v not simulated ({rtl['reason']})"
     if verification.get("netlist_check") == "proven":
         text += "; netlist proven equivalent to design.v"
+    elif verification.get("equivalence", {}).get("status") == "not attempted":
+        text += "; netlist-vs-RTL proof not attempted (simulated only)"
     elif "equivalence" in verification:
         text += "; netlist-vs-RTL proof did not finish (simulated only)"
     return text

@@ -31,12 +31,13 @@ class Implementation:
 def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_source: str,
               reference_predictions: np.ndarray | None = None, header: dict[str, str] | None = None,
               timeout_s: float = 600.0, abc_script: str = "fast",
-              independent: bool = False) -> Implementation:
+              independent: bool = False, proof_timeout_s: float | None = None) -> Implementation:
     """Synthesise ``design`` and prove the mapped gates compute it on every row of ``x_codes``
     (and, for an exact design, that they agree with the integer reference's predictions).
 
     ``independent`` adds the checks that share no code with the flow (``verify.independent_checks``:
-    RTL simulation with Verilator/Icarus, formal equivalence of netlist and RTL), as export does."""
+    RTL simulation with Verilator/Icarus, formal equivalence of netlist and RTL), as export does;
+    ``proof_timeout_s`` bounds the proof (0 skips it; None: ``verify.PROOF_TIME_LIMIT_S``)."""
     functions = {name: cell.function for name, cell in combinational_cells(card).items()}
     top = module_name(design.name)
     from codesign import __version__
@@ -72,7 +73,7 @@ def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_sourc
         from codesign.backends.printed.verify import independent_checks
 
         verification.update(independent_checks(design, verilog, library, result, x_codes, reference_predictions,
-                                               timeout_s=timeout_s))
+                                               timeout_s=timeout_s, proof_timeout_s=proof_timeout_s))
     versions = {**tool_versions("numpy", "networkx"), "yosys": yosys_version()}
     estimate = netlist_estimate(netlist, card, gates, model=design.name, activity_source=activity_source,
                                 versions=versions)
