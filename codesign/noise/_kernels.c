@@ -6,7 +6,6 @@
  * (-ffp-contract=off), so this file and the torch code agree bit for bit.
  */
 #include <math.h>
-#include <pthread.h>
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -138,11 +137,11 @@ void cs_normals(float *out, int64_t n0, int64_t count, uint32_t instance, uint32
  * (when quantize); acc = v * weight (or acc += v * weight when accumulate); std NULL: no noise.  Element (k, b, c) has the
  * counter of linear index (first_sample + b) * C + c in the plane of instance first_instance + k. */
 typedef struct {
-    float *acc; const float *sums; const float *stdv; const float *colscale;
+    float *acc; const void *sums; const float *stdv; const float *colscale;
     int64_t K, B, C, s_k, s_b, a_k, a_b, t_k, t_b, first_instance, first_sample;
     uint32_t stream, k0, k1;
     float lo, hi, weight;
-    int quantize, accumulate;
+    int quantize, accumulate, sums_int32;
     int64_t item_begin, item_end, rows_per_item;
 } read_job;
 
@@ -185,8 +184,16 @@ static void run_items(const read_job *j) {
         if (j->stdv)
             for (int64_t g = g0; g < g1; g += LANES) block_normals((uint64_t)g, instance, j->stream, j->k0, j->k1, &z[4 * (g - g0)]);
         const float scale = j->colscale[k];
+        float converted[SCRATCH];
         for (int64_t b = b0; b < b1; ++b) {
-            const float *src = j->sums + k * j->s_k + b * j->s_b;
+            const float *src;
+            if (j->sums_int32) {  /* exact integer sums of the int8 products, rounded once to float32 */
+                const int32_t *row = (const int32_t *)j->sums + k * j->s_k + b * j->s_b;
+                for (int64_t c = 0; c < j->C; ++c) converted[c] = (float)row[c];
+                src = converted;
+            } else {
+                src = (const float *)j->sums + k * j->s_k + b * j->s_b;
+            }
             float *dst = j->acc + k * j->a_k + b * j->a_b;
             const float sd = j->stdv ? j->stdv[k * j->t_k + b * j->t_b] : 0.0f;
             const float *zr = &z[(j->first_sample + b) * j->C - 4 * g0];
@@ -196,38 +203,24 @@ static void run_items(const read_job *j) {
     }
 }
 
-static void *run_thread(void *arg) { run_items((const read_job *)arg); return NULL; }
-
-int cs_read_adc(float *acc, const float *sums, const float *stdv, const float *colscale, int64_t K, int64_t B,
+int cs_read_adc(float *acc, const void *sums, const float *stdv, const float *colscale, int64_t K, int64_t B,
                 int64_t C, int64_t s_k, int64_t s_b, int64_t a_k, int64_t a_b, int64_t t_k, int64_t t_b,
                 int64_t first_instance, int64_t first_sample, uint32_t stream, uint32_t k0, uint32_t k1, float lo,
-                float hi, float weight, int quantize, int accumulate, int threads) {
+                float hi, float weight, int quantize, int accumulate, int sums_int32, int threads) {
     if (C > SCRATCH - 8) return -1;
     read_job base = {acc, sums, stdv, colscale, K, B, C, s_k, s_b, a_k, a_b, t_k, t_b, first_instance,
-                     first_sample, stream, k0, k1, lo, hi, weight, quantize, accumulate, 0, 0, 0};
+                     first_sample, stream, k0, k1, lo, hi, weight, quantize, accumulate, sums_int32, 0, 0, 0};
     base.rows_per_item = (SCRATCH - 8) / C;
     int64_t items = K * ((B + base.rows_per_item - 1) / base.rows_per_item);
     if (threads < 1) threads = 1;
-    if (threads > 64) threads = 64;
     if (threads > items) threads = (int)items;
-    if (threads <= 1) {
-        base.item_begin = 0; base.item_end = items;
-        run_items(&base);
-        return 0;
-    }
-    read_job jobs[64];
-    pthread_t ids[64];
-    int started[64];
+    /* OpenMP: the same runtime and thread pool as torch's intra-op parallelism (libgomp.so.1) */
+    #pragma omp parallel for num_threads(threads) schedule(static)
     for (int t = 0; t < threads; ++t) {
-        jobs[t] = base;
-        jobs[t].item_begin = items * t / threads;
-        jobs[t].item_end = items * (t + 1) / threads;
-        started[t] = t > 0 && pthread_create(&ids[t], NULL, run_thread, &jobs[t]) == 0;
-    }
-    run_items(&jobs[0]);
-    for (int t = 1; t < threads; ++t) {
-        if (started[t]) pthread_join(ids[t], NULL);
-        else run_items(&jobs[t]);
+        read_job job = base;
+        job.item_begin = items * t / threads;
+        job.item_end = items * (t + 1) / threads;
+        run_items(&job);
     }
     return 0;
 }
@@ -266,27 +259,17 @@ static void requant_rows(const requant_job *j) {
     }
 }
 
-static void *requant_thread(void *arg) { requant_rows((const requant_job *)arg); return NULL; }
-
 void cs_requant(float *out, float *energy, const float *acc, const float *gain, const float *offset,
                 const int64_t *bounds, int64_t rows, int64_t C, int64_t T, float lo, float hi, float zero_point,
                 int threads) {
     requant_job base = {out, energy, acc, gain, offset, bounds, C, T, 0, rows, lo, hi, zero_point};
     if (threads < 1) threads = 1;
-    if (threads > 64) threads = 64;
     if (rows < 256 * threads) threads = 1;
-    requant_job jobs[64];
-    pthread_t ids[64];
-    int started[64];
+    #pragma omp parallel for num_threads(threads) schedule(static)
     for (int t = 0; t < threads; ++t) {
-        jobs[t] = base;
-        jobs[t].row_begin = rows * t / threads;
-        jobs[t].row_end = rows * (t + 1) / threads;
-        started[t] = t > 0 && pthread_create(&ids[t], NULL, requant_thread, &jobs[t]) == 0;
-    }
-    requant_rows(&jobs[0]);
-    for (int t = 1; t < threads; ++t) {
-        if (started[t]) pthread_join(ids[t], NULL);
-        else requant_rows(&jobs[t]);
+        requant_job job = base;
+        job.row_begin = rows * t / threads;
+        job.row_end = rows * (t + 1) / threads;
+        requant_rows(&job);
     }
 }

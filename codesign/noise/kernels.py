@@ -5,7 +5,8 @@ instead of about forty torch element-wise passes.  The library is compiled on fi
 the user's cache directory (``$CODESIGN_CACHE`` or ``~/.cache/codesign``), keyed by the source,
 the flags and the CPU, and loaded with ctypes (calls release the GIL).  Without a C compiler,
 ``load()`` returns None and callers use the torch implementation in ``philox``, which gives
-the same bits.  ``CODESIGN_KERNELS=0`` disables the compiled path.
+the same bits.  Threads come from OpenMP, linked to the libgomp that torch has already loaded,
+so the kernels run on torch's intra-op thread pool instead of competing with it.  ``CODESIGN_KERNELS=0`` disables the compiled path.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import tempfile
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("_kernels.c")
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fPIC", "-shared",
-         "-pthread")
+FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fPIC", "-shared")
+OPENMP = "-fopenmp"  # links libgomp.so.1: torch's own OpenMP runtime (already loaded), so both share one pool
 
 
 def _cpu_signature() -> str:
@@ -48,15 +49,19 @@ def _compiler() -> str | None:
 
 def _build(compiler: str) -> Path:
     source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + " ".join((compiler, *FLAGS, _cpu_signature())).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source + " ".join((compiler, *FLAGS, OPENMP, _cpu_signature())).encode()).hexdigest()[:16]
     target = _cache_dir() / f"codesign_kernels_{digest}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         built = Path(tmp) / target.name
-        subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built), "-lm"], check=True, capture_output=True,
-                       timeout=120)
+        try:
+            subprocess.run([compiler, *FLAGS, OPENMP, str(SOURCE), "-o", str(built), "-lm"], check=True,
+                           capture_output=True, timeout=120)
+        except subprocess.CalledProcessError:  # no OpenMP: the same kernels on one thread
+            subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built), "-lm"], check=True,
+                           capture_output=True, timeout=120)
         os.replace(built, target)  # atomic: concurrent builders leave one complete file
     return target
 
@@ -77,7 +82,7 @@ def load() -> ctypes.CDLL | None:
     lib.cs_normals.argtypes = [ptr, i64, i64, u32, u32, u32, u32]
     lib.cs_normals.restype = None
     lib.cs_read_adc.argtypes = [ptr, ptr, ptr, ptr, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64,
-                                u32, u32, u32, f32, f32, f32, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+                                u32, u32, u32, f32, f32, f32, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.cs_read_adc.restype = ctypes.c_int
     lib.cs_requant.argtypes = [ptr, ptr, ptr, ptr, ptr, ptr, i64, i64, i64, f32, f32, f32, ctypes.c_int]
     lib.cs_requant.restype = None

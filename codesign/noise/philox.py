@@ -111,3 +111,17 @@ def normals(index: torch.Tensor, instance: int | torch.Tensor, stream: int, key:
     z0, z1 = box_muller(words[0], words[1])
     z2, z3 = box_muller(words[2], words[3])
     return torch.where(lane == 0, z0, torch.where(lane == 1, z1, torch.where(lane == 2, z2, z3)))
+
+
+def standard_normals(count: int, instance: int, stream: int, key: tuple[int, int],
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+    """Normals of linear indices 0 .. count - 1 of one plane, float32: the compiled kernel on the
+    CPU when available, else the torch implementation (the same bits)."""
+    from codesign.noise import kernels
+
+    lib = kernels.load() if torch.device(device).type == "cpu" else None
+    if lib is None:
+        return normals(torch.arange(count, device=device), instance, stream, key)
+    out = torch.empty(count, dtype=torch.float32)
+    lib.cs_normals(out.data_ptr(), 0, count, instance & MASK32, stream & MASK32, *key)
+    return out

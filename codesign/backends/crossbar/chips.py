@@ -2,12 +2,15 @@
 running blocks of inputs through all of them.
 
 Exact products.  A chunk's programmed conductances are real numbers; each instance k stores
-them on a fixed-point grid of 2**-f_k code units, f_k as fine as keeps every column sum below
-the mantissa (2**23 in float32): rows * |largest input digit| * max|w_k| * 2**f_k < 2**23.  Products
-of integer digits and grid weights, and all their partial sums, are then exact in any order,
-so a column sum does not depend on the BLAS kernel, the thread count or which instances share
-a matrix product.  On the benchmark card the grid is 1/32 of a weight code (7 % of the
-programming noise sigma; its rounding adds 0.04 % to the programming-noise variance).  Noise-free weights are integers and stay exact.
+them on a fixed-point grid of 2**-f_k code units, f_k as fine as keeps every column sum exact:
+below the mantissa in float32 (rows * |largest input digit| * max|w_k| * 2**f_k < 2**23), or, for
+the shared first layer on the CPU when every drive fits int8, as two int8 planes
+(grid = 128 * high + low, |grid| < 2**13) multiplied by int8 GEMMs into int32 sums (< 2**30).
+Products and all partial sums are then exact integers in any order, so a column sum does not
+depend on the BLAS kernel, the thread count or which instances share a matrix product.  On the
+benchmark card the grid is 2**-9 code units in the first layer and 2**-6 to 2**-8 in the others,
+against a per-weight programming-noise sigma of 0.6 code units (its rounding adds < 0.01 % to
+that variance).  Noise-free weights are integers and stay exact.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torch.profiler import record_function
 from codesign.cards import Card
 from codesign.ir.graph import DenseLayer
 from codesign.noise.perturb import instance_generators
+from codesign.noise.philox import standard_normals, stream_key
 
 from . import devices
 from .converters import AdcModel, adc_for, digit_bound, input_digits
@@ -52,13 +56,16 @@ class LayerPlan:
     dtype: torch.dtype  # of the products and the accumulator
     x_bound: int  # largest |input| of one product (a DAC digit, or the whole code when fused)
     rows: int  # most rows of one product
+    int8: bool = False  # shared products as two int8 weight planes (exact int32 sums)
 
 
 def _input_bound(mapping: LayerMapping) -> int:
     return 2 ** (mapping.input_bits - 1) if mapping.input_signed else 2**mapping.input_bits - 1
 
 
-def plan_layers(mapping: CrossbarMapping, card: Card, settings) -> list[LayerPlan]:
+def plan_layers(mapping: CrossbarMapping, card: Card, settings, *, int8_products: bool = False) -> list[LayerPlan]:
+    """Per-layer constants; ``int8_products``: the first (shared) layer's products as int8 GEMMs
+    where every drive fits int8 (CPU)."""
     array = card.array
     g_min, g_max = array.g_min.value, array.g_max.value
     wire = array.wire_resistance.value if (settings.ir_drop and array.wire_resistance is not None) else 0.0
@@ -90,7 +97,8 @@ def plan_layers(mapping: CrossbarMapping, card: Card, settings) -> list[LayerPla
             codes=torch.as_tensor(layer.weight, dtype=torch.int64), adcs=adcs, r=r,
             ir_drop=devices.ir_drop_factors(lmap, g_max, wire) if wire else None, resample=resample,
             scale_out=scale_out, read_sigma=settings.noise.read.sigma * lmap.level_max / lmap.level_gain,
-            fused=fused, dtype=dtype, x_bound=x_bound, rows=rows))
+            fused=fused, dtype=dtype, x_bound=x_bound, rows=rows,
+            int8=int8_products and index == 0 and x_bound <= 127 and hasattr(torch, "_int_mm")))
     return plans
 
 
@@ -98,6 +106,7 @@ def _program(plan: LayerPlan, settings, seed: int, instances: range, switching) 
     """Effective per-slice weights (code units of one slice) of each instance: (K, slices, out, in) float64."""
     lmap = plan.mapping
     noise = settings.noise
+    key = stream_key(seed, "programming")
     per_instance = []
     for k in instances:
         if noise.static_is_ideal and not plan.resample and plan.ir_drop is None:
@@ -109,19 +118,32 @@ def _program(plan: LayerPlan, settings, seed: int, instances: range, switching) 
                                                  dtype=torch.float64)
             else:
                 spec = plan.layer.weight_quant
+
+                def programming_normals(shape, k=k):  # counter-based: cell index of (seed, instance, layer)
+                    return standard_normals(math.prod(shape), k, plan.index, key).view(shape)
+
                 cells = devices.program(plan.levels, plan.codes, lmap, noise, gens, r=plan.r, weight_bits=spec.bits,
                                         weight_signed=spec.signed, weight_bipolar=spec.bipolar,
-                                        ir_drop=plan.ir_drop, dtype=torch.float64)
+                                        ir_drop=plan.ir_drop, dtype=torch.float64,
+                                        programming_normals=programming_normals)
         per_instance.append(cells[0] - cells[1] if lmap.scheme == "differential" else cells[0])
     weights = torch.stack(per_instance)
     return weights / lmap.level_gain if lmap.level_gain > 1 else weights
 
 
-def fixed_point(weights: torch.Tensor, rows: int, x_bound: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """(round(w * 2**f_k), 2**-f_k) per instance k of (K, ...) weights, f_k from the exactness bound."""
-    peak = weights.abs().flatten(1).amax(1) * float(rows * max(x_bound, 1))
+def fixed_point(weights: torch.Tensor, rows: int, x_bound: int, dtype: torch.dtype,
+                int8: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(round(w * 2**f_k), 2**-f_k) per instance k of (K, ...) weights, f_k from the exactness bound:
+    float sums below the mantissa, or (``int8``) grid values in two int8 planes and int32 sums."""
+    largest = weights.abs().flatten(1).amax(1)
+    peak = largest * float(rows * max(x_bound, 1))
     _, exponent = torch.frexp(peak)  # peak < 2**exponent, exactly
-    fraction = torch.where(peak > 0, MANTISSA[dtype] - 1 - exponent, torch.full_like(exponent, MAX_FRACTION_BITS))
+    if int8:
+        _, weight_exponent = torch.frexp(largest)
+        bits = torch.minimum(13 - weight_exponent, 30 - exponent)  # |grid| < 2**13 <= 127 * 64; sums < 2**30
+    else:
+        bits = MANTISSA[dtype] - 1 - exponent
+    fraction = torch.where(peak > 0, bits, torch.full_like(exponent, MAX_FRACTION_BITS))
     fraction = fraction.clamp(max=MAX_FRACTION_BITS).to(torch.float64)
     grid = torch.pow(2.0, fraction).view(-1, *([1] * (weights.dim() - 1)))
     return torch.round(weights * grid), torch.pow(2.0, -fraction)
@@ -187,16 +209,24 @@ class CrossbarChips:
                 combined = sum(slices[:, j] * float(2**shift) for j, shift in enumerate(lmap.slice_shifts()))
                 if lmap.offset:
                     combined = combined - float(lmap.offset)
-                grid, unit = fixed_point(combined, plan.rows, plan.x_bound, plan.dtype)
-                products = [[_layout(grid, shared).to(device=self.device, dtype=plan.dtype)]]
+                grid, unit = fixed_point(combined, plan.rows, plan.x_bound, plan.dtype, plan.int8)
+                products = [[self._operand(_layout(grid, shared), plan)]]
                 scales = [unit.to(self.device)]
             else:
-                grid, unit = fixed_point(slices, plan.rows, plan.x_bound, plan.dtype)
-                products = [[_layout(grid[:, j, :, r0:r1], shared).to(device=self.device, dtype=plan.dtype)
+                grid, unit = fixed_point(slices, plan.rows, plan.x_bound, plan.dtype, plan.int8)
+                products = [[self._operand(_layout(grid[:, j, :, r0:r1], shared), plan)
                              for r0, r1 in lmap.row_ranges()] for j in range(lmap.slices)]
                 scales = [(unit / adc.step).to(self.device) for adc in plan.adcs]
             layers.append(ChunkLayer(plan, products, scales, shared))
         return Chunk(instances, layers)
+
+    def _operand(self, grid: torch.Tensor, plan: LayerPlan):
+        """A laid-out grid weight as the product's operand: a float tensor, or (high, low) int8 planes
+        with grid = 128 * high + low."""
+        if not plan.int8:
+            return grid.to(device=self.device, dtype=plan.dtype)
+        high = torch.round(grid / 128.0)
+        return high.to(torch.int8), (grid - 128.0 * high).to(torch.int8)
 
     def logits(self, chunk: Chunk, start: int, stop: int) -> torch.Tensor:
         h = self.codes[start:stop]
@@ -290,9 +320,22 @@ def _std(energy: torch.Tensor, scale: float) -> torch.Tensor:
         return (energy.to(torch.float64).sqrt() * scale).to(torch.float32)
 
 
-def _product(h: torch.Tensor, weight: torch.Tensor, shared: bool, instances: int) -> torch.Tensor:
-    """Column sums of shared (B, in) inputs as (B, K, out), of per-instance (K, B, in) as (K, B, out)."""
+def _product(h: torch.Tensor, weight, shared: bool, instances: int) -> torch.Tensor:
+    """Column sums of shared (B, in) inputs as (B, K, out), of per-instance (K, B, in) as (K, B, out);
+    int32 sums from int8 weight planes."""
     with record_function("crossbar.matmul"):
+        if isinstance(weight, tuple):
+            x = h.to(torch.int8)
+            sums = _int8_matmul(x, weight[0]).mul_(128).add_(_int8_matmul(x, weight[1]))
+            return sums.view(h.shape[0], instances, -1)
         if shared:
             return (h @ weight).view(h.shape[0], instances, -1)
         return torch.bmm(h, weight)
+
+
+def _int8_matmul(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """x @ w exactly in int32 (int8 GEMM; float64 where the int8 kernel rejects the shape)."""
+    try:
+        return torch._int_mm(x, w)
+    except RuntimeError:
+        return (x.to(torch.float64) @ w.to(torch.float64)).to(torch.int32)

@@ -61,12 +61,15 @@ class ReadNoise:
     def _read(self, acc, sums, std, colscale, layer, read, instances, first_sample, shared, code_range, quantize,
               weight, accumulate) -> None:
         stream = layer * MAX_READS + read
-        if self.lib is not None and sums.dtype == torch.float32 and acc.is_contiguous() and sums.is_contiguous():
+        if (self.lib is not None and sums.dtype in (torch.float32, torch.int32) and acc.dtype == torch.float32
+                and acc.is_contiguous() and sums.is_contiguous()):
             self._compiled(acc, sums, std, colscale, stream, instances, first_sample, shared, code_range, quantize,
                            weight, accumulate)
             return
         count = len(instances)
         view = sums.transpose(0, 1) if shared else sums  # (K, B, C)
+        if view.dtype == torch.int32:  # exact sums of int8 products, rounded once, as the kernel does
+            view = view.to(acc.dtype)
         value = view * colscale.to(view.dtype).view(count, 1, 1)
         if std is not None:
             z = self._normals(count, view.shape[1], view.shape[2], stream, instances, first_sample, layer, read,
@@ -110,6 +113,6 @@ class ReadNoise:
             acc.data_ptr(), sums.data_ptr(), std_ptr, scales.data_ptr(), count, batch, columns, s_k, s_b,
             batch * columns, columns, t_k, t_b, instances.start, first_sample, stream, self.key[0], self.key[1],
             float(code_range[0]), float(code_range[1]), float(weight), int(quantize), int(accumulate),
-            torch.get_num_threads())
+            int(sums.dtype == torch.int32), torch.get_num_threads())
         if status != 0:
             raise RuntimeError(f"read kernel failed ({status}) for {columns} columns")
