@@ -31,7 +31,9 @@ test-slow: setup
 bench-robustness: setup
 	$(BIN)/python flows/fault_aware_training.py --out runs/fault_aware
 
-# crossbar simulator vs IBM aihwkit (built from source, ~6 min the first time) and float torch, ~3 min
+# crossbar Monte-Carlo vs IBM aihwkit 1.2 (C++ and torch tiles; built from source, ~6 min the first time)
+# and float torch, fresh read noise, 1 and 2 threads, median of 5 runs: ~10 min; writes
+# benchmarks/results/crossbar_throughput.json (benchmarks/crossbar_profile.py: where the time goes)
 bench-crossbar: setup
 	bash benchmarks/install_aihwkit.sh $(VENV)
 	$(BIN)/python benchmarks/crossbar_throughput.py
