@@ -17,11 +17,11 @@ hls4ml = pytest.importorskip("hls4ml")
 from codesign.backends.fpga.hls_project import (  # noqa: E402
     HlsSettings,
     build_project,
-    constant_type,
     layer_types,
     prepare_qonnx,
-    strip_head,
 )
+from codesign.backends.fpga.passes import StripHead  # noqa: E402
+from codesign.backends.fpga.types import constant_type  # noqa: E402
 from codesign.backends.fpga.verify import compile_and_verify  # noqa: E402
 
 SETTINGS = HlsSettings(part="xc7z020clg400-1", clock_period_ns=10.0)
@@ -103,6 +103,19 @@ def test_qonnx_rewrites_for_hls4ml_are_exact(tmp_path: Path) -> None:
         assert not any(node.op_type == "BipolarQuant" and prepared.get_initializer(node.input[0]) is not None
                        for node in prepared.graph.node)
         x = random_inputs(graph, 64, seed=3)
-        expected = _qonnx_outputs(strip_head(cleanup_model(graph.source)), x)
+        expected = _qonnx_outputs(cleanup_model(graph.source).transform(StripHead()), x)
         np.testing.assert_allclose(_qonnx_outputs(prepared, x), expected, rtol=1e-5, atol=1e-5)
 
+
+
+def test_exported_config_names_the_final_directory(tmp_path: Path) -> None:
+    """The project is written to a staging directory and renamed: its hls4ml_config.yml must
+    name where it ends up, and the project name chosen by the user."""
+    graph = load(save(brevitas_mlp(per_channel=False, batchnorm=False), tmp_path / "m.onnx"))
+    settings = HlsSettings(part="xcu250-figd2104-2L-e", clock_period_ns=4.0, project_name="my_net")
+    staging, final = tmp_path / ".staging" / "prj", tmp_path / "final" / "prj"
+    build_project(graph, settings, staging, final_dir=final)
+    text = (staging / "hls4ml_config.yml").read_text()
+    assert f"OutputDir: {final.resolve()}" in text and str(staging) not in text
+    assert "ProjectName: my_net" in text and "Part: xcu250-figd2104-2L-e" in text and "ClockPeriod: 4" in text
+    assert (staging / "firmware" / "my_net.cpp").is_file()
