@@ -41,9 +41,14 @@ bench-crossbar: setup
 bench-printed: setup
 	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))
 
-# FPGA estimate vs published hls4ml synthesis results (per-metric error, leave-one-model-out)
+# FPGA estimate vs published hls4ml synthesis results (in-sample, held out by architecture and by
+# tool version), estimate time per model, and rule4ml (own venv, ~3 min the first time) on the
+# same held-out points; ~10 min
 bench-fpga: setup
 	$(BIN)/python benchmarks/fpga_calibration.py
+	$(BIN)/python benchmarks/fpga_estimate_timing.py
+	bash benchmarks/install_rule4ml.sh .venv-rule4ml
+	KERAS_BACKEND=torch .venv-rule4ml/bin/python benchmarks/fpga_rule4ml.py
 
 # 100-trial sweep with 2 processes, and 1 vs 2 Ray workers when Ray is installed (pip install 'codesign[ray]')
 bench-sweep: setup

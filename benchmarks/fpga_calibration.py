@@ -54,7 +54,7 @@ GRID = {
     "lut_per_activation_bit": np.round(np.arange(0.0, 4.001, 0.1), 1),
     "ff_per_register_bit": np.round(np.arange(0.5, 2.501, 0.05), 2),
     "adder_delay_ns": np.round(np.arange(0.3, 2.501, 0.1), 2),
-    "mul_min_digits": (2, 3, 4, 5),
+    "mul_min_digits": (2, 3, 4, 5, 6, 7),
     "layer_overhead_cycles": (0, 1, 2, 3),
     "io_overhead_cycles": tuple(range(11)),
     "seven_series_delay": (1.0, 1.5, 2.0, 2.5, 3.0),

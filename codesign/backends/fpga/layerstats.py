@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DIGIT_CLASSES = 4  # products with 1, 2, 3 and >= 4 CSD digits
+DIGIT_CLASSES = 6  # products with 1, 2, 3, 4, 5 and >= 6 CSD digits
 
 
 def csd_digits(values: np.ndarray) -> np.ndarray:
@@ -31,7 +31,7 @@ def csd_digits(values: np.ndarray) -> np.ndarray:
 
 
 def digit_rows(codes: np.ndarray) -> np.ndarray:
-    """(n_out, 4) counts of non-zero products per output with 1, 2, 3 and >= 4 CSD digits."""
+    """(n_out, DIGIT_CLASSES) counts of non-zero products per output with 1, 2, ... and >= DIGIT_CLASSES CSD digits."""
     digits = csd_digits(codes)
     return np.stack([((digits == d) if d < DIGIT_CLASSES else (digits >= d)).sum(axis=1)
                      for d in range(1, DIGIT_CLASSES + 1)], axis=1).astype(np.int64)
@@ -50,7 +50,7 @@ class LayerStats:
     output_bits: int  # the layer's result / activation output width
     relu: bool
     requantise: bool  # result narrower than the accumulator: rounding / saturation logic
-    rows: np.ndarray  # (n_out, 4) products with 1, 2, 3, >= 4 CSD digits
+    rows: np.ndarray  # (n_out, DIGIT_CLASSES) products with 1, 2, ..., >= DIGIT_CLASSES CSD digits
     max_code: int  # largest |weight code|: the constant's magnitude bits
 
     @property
