@@ -327,12 +327,36 @@ def reason(row: dict) -> str:
     if row["reuse_factor"] > 2:
         notes.append(f"RF {row['reuse_factor']}: the tool reaches II {row['ii']}, not the requested reuse")
     if "CI" in row["source_kind"] or "baseline" in name:
-        notes.append("untrained 1-input CI layer")
+        notes.append("untrained 1-input CI layer; combinational, its 18 FFs are the control interface")
+    if "HAR" in name or "/mnist/" in name:
+        notes.append("Vitis 2021.1 schedules the 561/196-input first layer over 192/48 cycles (not modelled)")
+    if row["version"].startswith("Vivado 2019"):
+        notes.append("Vivado HLS 2019 reports 4x different FFs for the same model across hls4ml versions")
     if row["multiplier_impl"] != "auto":
         notes.append(f"multipliers forced to {row['multiplier_impl']}")
     if "Resource" in classes:
         notes.append("Resource strategy")
     return "; ".join(notes) or "-"
+
+
+def markdown(rows: list[dict], summary: dict, per_class: dict) -> str:
+    """The per-point table and the medians as Markdown, for docs/fpga.md."""
+
+    def pct(value):
+        return f"{value:+.0%}" if value is not None else "–"
+
+    lines = ["| point | tool | LUT | FF | DSP | latency | note |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        held = row.get("held_out_architecture") or {}
+        cells = [f"{pct(row['in_sample']['relative_error'][m])} / {pct((held.get('relative_error') or {}).get(m))}"
+                 for m in METRICS]
+        lines.append(f"| {row['name']} | {row['version']} | " + " | ".join(cells) + f" | {row['reason']} |")
+    lines += ["", "| median \\|error\\| (points) | LUT | FF | DSP | latency |", "|---|---|---|---|---|"]
+    for label, values in [*summary.items(), *((f"held out by architecture, {c}", v) for c, v in per_class.items())]:
+        lines.append(f"| {label.replace('_', ' ')} | " + " | ".join(
+            f"{values[m]['median']:.0%} ({values[m]['points']})" if values[m]["median"] is not None else "–"
+            for m in METRICS) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -412,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
               "fitted_constants": {t: {k: getattr(fitted[t], k) for k in FITTED} for t in tools},
               "excluded": [{"name": p["name"], "reason": r} for p, r in excluded], "seconds": elapsed}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.with_suffix(".md").write_text(markdown(rows, summary, per_class))
     RESULTS.write_text(json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     console.print(f"wrote {RESULTS} ({elapsed:.0f} s)")
     if args.write:

@@ -148,3 +148,13 @@ def test_resource_strategy_and_streaming_projects_are_bit_exact(tmp_path: Path, 
     assert artifact.summary["exact_match_rate"] == 1.0
     config = json.loads((tmp_path / "prj" / "verification.json").read_text())["settings"]
     assert all(config[key] == value for key, value in options.items())
+
+
+def test_estimate_carries_the_held_out_error_band(jet) -> None:
+    card = load_card("alveo-u250")
+    estimate = backend_for("fpga", card).estimate(jet, card)
+    band = estimate.breakdown["error_band"]
+    assert 0 < band["lut_median"] <= band["lut_max"] and band["lut_points"] >= 10
+    assert any(a.startswith("LUT: typical error") and "held out" in a for a in estimate.assumptions)
+    # the per-layer latencies and the top-level overhead add up to the reported total
+    assert sum(estimate.breakdown["latency_s"].values()) == pytest.approx(estimate.latency_s)

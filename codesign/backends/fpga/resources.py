@@ -180,7 +180,8 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
     zeros = layer.n_in * layer.n_out - products
     r = design.reuse_factor
     weight_bits = layer.magnitude_bits + 1
-    product_bits = layer.input_bits + weight_bits
+    # +-x products of a +-1 (1-bit) input and +-1 weights are XNORs: one bit (a popcount tree)
+    product_bits = 1 if layer.input_bits == 1 and layer.max_code <= 1 else layer.input_bits + weight_bits
     leaf_bits = min(layer.accum_bits, product_bits)
     digits = np.append(np.arange(1, DIGIT_CLASSES), DIGIT_CLASSES + 0.5)  # the last class is ">= DIGIT_CLASSES"
     forced = design.multiplier_impl == "dsp"
