@@ -47,6 +47,7 @@ MULTIPLIER_IMPLS = ("auto", "dsp", "fabric")
 # one or two CSD digits as shifts and adds: measured on the 36 published Vitis HLS 2021.1
 # projects of benchmarks/data (DSPs = products with >= 3 digits, within 1-25 %). Not fitted.
 FORCED_DSP_MIN_DIGITS = 3
+DSP_ABSORBED_ADDS = 1  # each DSP product absorbs one add of its tree in the post-adder (UG479/UG579)
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,7 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
     if dsp_allowed:
         lut_rows[:, multi] = 0.0
     product_adds = float((lut_rows * (digits - 1.0)).sum()) * product_bits
-    leaves = terms - np.minimum(np.round(mul_rows * share).astype(np.int64), np.maximum(terms - 1, 0))
+    leaves = terms - np.minimum(np.round(DSP_ABSORBED_ADDS * mul_rows * share).astype(np.int64), np.maximum(terms - 1, 0))
     tree_bits, depth = _tree(leaves, leaf_bits, layer.accum_bits)
     adder_bits = product_adds + tree_bits
     if share < 1.0:  # shared multipliers: operand multiplexers in front of each
