@@ -119,3 +119,33 @@ def test_exported_config_names_the_final_directory(tmp_path: Path) -> None:
     assert f"OutputDir: {final.resolve()}" in text and str(staging) not in text
     assert "ProjectName: my_net" in text and "Part: xcu250-figd2104-2L-e" in text and "ClockPeriod: 4" in text
     assert (staging / "firmware" / "my_net.cpp").is_file()
+
+
+def _bnn_fc_1layer():
+    """hls4ml's 1-layer BNN test model (example-models onnx/bnn_model_fc_1layer.onnx) rebuilt:
+    bipolar inputs and weights, a 4-bit bias of which one (-4) lies outside the sums' range
+    [-3, 3], bipolar outputs."""
+    from onnx import TensorProto, helper
+
+    weight = np.array([[-1, 1, -1], [-1, -1, 1], [-1, -1, -1], [1, -1, -1]], dtype=np.float32)
+    inits = [numpy_helper.from_array(weight, "w"), numpy_helper.from_array(np.array([2, 2, -1, -4], np.float32), "b"),
+             numpy_helper.from_array(np.array([1.0], np.float32), "one"),
+             numpy_helper.from_array(np.array(1.0, np.float32), "s"), numpy_helper.from_array(np.array(0.0, np.float32), "z"),
+             numpy_helper.from_array(np.array(4.0, np.float32), "bits")]
+    general = "qonnx.custom_op.general"
+    nodes = [helper.make_node("BipolarQuant", ["x", "one"], ["xq"], domain=general),
+             helper.make_node("BipolarQuant", ["w", "one"], ["wq"], domain=general),
+             helper.make_node("Quant", ["b", "s", "z", "bits"], ["bq"], domain=general, signed=1, narrow=0,
+                              rounding_mode="ROUND"),
+             helper.make_node("Gemm", ["xq", "wq", "bq"], ["y"], transB=1),
+             helper.make_node("BipolarQuant", ["y", "one"], ["out"], domain=general)]
+    graph = helper.make_graph(nodes, "bnn_fc_1layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(general, 1)])
+
+
+def test_binary_network_with_out_of_range_bias_is_exact(tmp_path: Path) -> None:
+    graph = load(save(_bnn_fc_1layer(), tmp_path / "bnn.onnx"))
+    hls_model, _ = build_project(graph, SETTINGS, tmp_path / "prj")
+    result = compile_and_verify(hls_model, graph, random_inputs(graph, 500, seed=2))
+    assert result.passed and result.exact_match_rate == 1.0, result

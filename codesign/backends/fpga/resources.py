@@ -62,7 +62,7 @@ class ModelConstants:
     mul_min_digits: int  # CSD digits from which a constant product stays a multiplier
     layer_overhead_cycles: int  # registered hand-over between layer functions
     io_overhead_cycles: int = 0  # the top function's input/output registers (fitted)
-    seven_series_delay: float = 1.0  # 7-series / Zynq-7000 fabric delay relative to UltraScale(+) (fitted)
+    seven_series_delay: float = 1.0  # 7-series / Zynq-7000 adder and DSP delay relative to UltraScale(+) (fitted)
     dsp_min_input_bits: int = 10  # narrower inputs multiply in LUTs under 'auto' (HLS binding default)
     dsp_delay_ns: float = 2.5  # DSP48 multiply without internal pipelining (UG479/UG579 M path)
     rom_max_depth: int = 64  # Resource strategy: weight banks up to a LUT6's depth stay LUT ROM
@@ -168,8 +168,9 @@ def dense_resources(layer: LayerStats, design: Design, constants: ModelConstants
 
 def _timing(design: Design, c: ModelConstants) -> ModelConstants:
     """The constants with the adder delay of the design's fabric."""
-    if design.seven_series and c.seven_series_delay != 1.0:
-        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay, seven_series_delay=1.0)
+    if design.seven_series and c.seven_series_delay != 1.0:  # slower carry chains and DSP48E1s alike
+        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay,
+                       dsp_delay_ns=c.dsp_delay_ns * c.seven_series_delay, seven_series_delay=1.0)
     return c
 
 

@@ -32,9 +32,11 @@ def input_grid(model, tensor: str) -> tuple[float | None, float]:
     if producer is None or producer.op_type not in ("BipolarQuant", "Quant"):
         return None, math.inf
     scale = model.get_initializer(producer.input[1])
-    if scale is None or scale.size != 1 or power_of_two_grid(scale) != abs(float(scale)):
+    if scale is None or scale.size != 1:
         return None, math.inf
-    scale = abs(float(scale))
+    scale = abs(float(np.asarray(scale).ravel()[0]))
+    if power_of_two_grid(scale) != scale:
+        return None, math.inf
     if producer.op_type == "BipolarQuant":
         return scale, scale
     zero_point, bits = (model.get_initializer(name) for name in producer.input[2:4])
@@ -46,21 +48,40 @@ def input_grid(model, tensor: str) -> tuple[float | None, float]:
 
 
 class BipolarThresholds(Transformation):
-    """MatMul(x, W) -> BatchNormalization -> BipolarQuant becomes MatMul(x, W') -> Add(-k) ->
-    BipolarQuant with ``k`` the exact threshold on the MatMul's value grid (sign flips folded
-    into W' columns, constant channels as zero columns), when W is a constant and the grid of
-    x @ W a power of two. hls4ml then emits a Dense with an integer-grid bias and a
-    ``binary_tanh`` (sign with ``>= 0``), both exact; its own fused threshold rounds the wrong
-    way and ignores negative batch-norm scales."""
+    """MatMul(x, W) -> BatchNormalization (or a constant bias Add) -> BipolarQuant becomes
+    MatMul(x, W') -> Add(-k) -> BipolarQuant with ``k`` the exact threshold on the MatMul's value
+    grid (sign flips folded into W' columns, channels that never or always fire as zero
+    columns), when W is a constant and the grid of x @ W a power of two. hls4ml then emits a
+    Dense with an integer-grid bias and a ``binary_tanh`` (sign with ``>= 0``), both exact; its
+    own fused threshold rounds the wrong way, ignores negative batch-norm scales, and wraps a
+    threshold outside the accumulator's range (hls4ml's 1-layer BNN: a bias of -4 on sums in
+    [-3, 3] fired always)."""
 
     def apply(self, model):
         for node in list(model.graph.node):
-            if node.op_type == "BatchNormalization":
+            if node.op_type in ("BatchNormalization", "Add"):
                 self._rewrite(model, node)
-        return model, False  # one sweep: a rewritten batch norm is gone
+        return model, False  # one sweep: a rewritten batch norm or bias is replaced by a clamped one
 
     @staticmethod
-    def _rewrite(model, node) -> None:
+    def _affine(model, node) -> tuple[np.ndarray, np.ndarray] | None:
+        """(scale, bias) per channel of a batch norm or of a constant bias Add, else None."""
+        if node.op_type == "Add":
+            bias = model.get_initializer(node.input[1])
+            if bias is None or model.get_initializer(node.input[0]) is not None or node.name.endswith("_threshold"):
+                return None
+            bias = np.asarray(bias, dtype=np.float64).ravel()
+            return np.ones_like(bias), bias
+        params = [model.get_initializer(name) for name in node.input[1:5]]
+        if any(p is None for p in params):
+            return None
+        gamma, beta, mean, variance = (np.asarray(p, dtype=np.float64).ravel() for p in params)
+        epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+        scale = gamma / np.sqrt(variance + np.float64(np.float32(epsilon)))
+        return scale, beta - mean * scale
+
+    @classmethod
+    def _rewrite(cls, model, node) -> None:
         from onnx import helper
 
         consumers = model.find_consumers(node.output[0]) or []
@@ -69,18 +90,17 @@ class BipolarThresholds(Transformation):
                 or matmul.op_type != "MatMul" or len(model.find_consumers(matmul.output[0]) or []) != 1):
             return
         weight = model.get_initializer(matmul.input[1])
-        params = [model.get_initializer(name) for name in node.input[1:5]]
-        if weight is None or weight.ndim != 2 or any(p is None for p in params):
+        affine = cls._affine(model, node)
+        if weight is None or weight.ndim != 2 or affine is None:
             return
         weight_grid = power_of_two_grid(weight)
         x_grid, x_max = input_grid(model, matmul.input[0])
         if weight_grid is None or x_grid is None:
             return
         grid = weight_grid * x_grid
-        gamma, beta, mean, variance = (np.asarray(p, dtype=np.float64).ravel() for p in params)
-        epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
-        scale = gamma / np.sqrt(variance + np.float64(np.float32(epsilon)))
-        bias = beta - mean * scale
+        scale, bias = affine
+        if bias.size == 1 and weight.shape[1] > 1:
+            scale, bias = np.full(weight.shape[1], scale[0]), np.full(weight.shape[1], bias[0])
         if scale.size != weight.shape[1]:
             return
         # y = scale * v + bias >= 0  <=>  sign * v >= threshold, v on the grid
