@@ -64,9 +64,11 @@ def prepare_qonnx(graph: LayerGraph):
     from qonnx.util.cleanup import cleanup_model
 
     from .passes import (
+        BiasIntoAffine,
         BipolarThresholds,
         ChannelScalesAfterMatMul,
         FoldConstantQuantizers,
+        InputAffineAfterMatMul,
         StripHead,
     )
 
@@ -75,11 +77,12 @@ def prepare_qonnx(graph: LayerGraph):
     model = cleanup_model(graph.source).transform(StripHead(), cleanup=False)
     model = model.transform(ConvertToChannelsLastAndClean())
     model = cleanup_model(model.transform(GemmToMatMul()))  # folds GemmToMatMul's weight Transpose
-    for rewrite in (FoldConstantQuantizers(), ChannelScalesAfterMatMul(), BipolarThresholds()):
+    for rewrite in (FoldConstantQuantizers(), ChannelScalesAfterMatMul(), BipolarThresholds(),
+                    InputAffineAfterMatMul()):
         model = model.transform(rewrite, cleanup=False)
     model = cleanup_model(model)
-    model = model.transform(BatchNormToAffine())
-    return cleanup_model(model)
+    model = cleanup_model(model.transform(BatchNormToAffine()))
+    return cleanup_model(model.transform(BiasIntoAffine(), cleanup=False))
 
 
 def _convert(model, config: dict, settings: HlsSettings, out_dir: Path):

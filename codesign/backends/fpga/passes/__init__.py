@@ -6,9 +6,12 @@ Every rewrite computes exactly what the original graph computes; each one replac
 that hls4ml's converter gets wrong (see each pass's docstring for the failure it avoids).
 """
 
+from .bias_into_affine import BiasIntoAffine
 from .bipolar_thresholds import BipolarThresholds
 from .channel_scales import ChannelScalesAfterMatMul
 from .fold_constant_quantizers import FoldConstantQuantizers
+from .input_affine import InputAffineAfterMatMul
 from .strip_head import StripHead
 
-__all__ = ["BipolarThresholds", "ChannelScalesAfterMatMul", "FoldConstantQuantizers", "StripHead"]
+__all__ = ["BiasIntoAffine", "BipolarThresholds", "ChannelScalesAfterMatMul", "FoldConstantQuantizers", "InputAffineAfterMatMul",
+           "StripHead"]
