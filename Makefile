@@ -50,7 +50,7 @@ bench-fpga: setup
 	bash benchmarks/install_rule4ml.sh .venv-rule4ml
 	KERAS_BACKEND=torch .venv-rule4ml/bin/python benchmarks/fpga_rule4ml.py
 
-# 100-trial sweep with 2 processes, and 1 vs 2 Ray workers when Ray is installed (pip install 'codesign[ray]')
+# 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL
 bench-sweep: setup
 	$(BIN)/python benchmarks/sweep_scaling.py
 
