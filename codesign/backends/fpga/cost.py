@@ -35,23 +35,31 @@ def layer_stats(layer: DenseLayer) -> LayerStats:
                                  accum_bits=accum, output_bits=output_bits, relu=relu, requantise=requantise)
 
 
+def clock_period_s(card: Card, clock_period_ns: float | None = None) -> float:
+    """The design's clock period: the option when given, else the card's."""
+    return clock_period_ns * 1e-9 if clock_period_ns else card.clock.period.value
+
+
 def design_for(card: Card, *, reuse_factor: int = 1, strategy: str = "Latency", io_type: str = "io_parallel",
-               multiplier_impl: str = "auto") -> Design:
-    uncertainty = card.clock.uncertainty.value if card.clock.uncertainty else 0.125 * card.clock.period.value
+               multiplier_impl: str = "auto", clock_period_ns: float | None = None) -> Design:
+    period = clock_period_s(card, clock_period_ns)
+    uncertainty = (card.clock.uncertainty.value / card.clock.period.value if card.clock.uncertainty else 0.125)
     part = card.part
     return Design(reuse_factor=reuse_factor, strategy=strategy, io_type=io_type,
-                  clock_period_ns=(card.clock.period.value - uncertainty) * 1e9,
+                  clock_period_ns=period * (1.0 - uncertainty) * 1e9,
+                  seven_series=str(part.device_family).lower().startswith(("zynq7", "artix7", "kintex7", "virtex7",
+                                                                           "spartan7")),
                   dsp_a_bits=int(part.dsp_a_bits.value) if getattr(part, "dsp_a_bits", None) else 25,
                   dsp_b_bits=int(part.dsp_b_bits.value) if getattr(part, "dsp_b_bits", None) else 18,
                   multiplier_impl=multiplier_impl)
 
 
 def layer_resources(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strategy: str = "Latency",
-                    io_type: str = "io_parallel", multiplier_impl: str = "auto",
+                    io_type: str = "io_parallel", multiplier_impl: str = "auto", clock_period_ns: float | None = None,
                     constants: ModelConstants | None = None) -> list[LayerResources]:
     constants = constants or constants_for(DEFAULT_BACKEND)
     design = design_for(card, reuse_factor=reuse_factor, strategy=strategy, io_type=io_type,
-                        multiplier_impl=multiplier_impl)
+                        multiplier_impl=multiplier_impl, clock_period_ns=clock_period_ns)
     return [dense_resources(layer_stats(layer), design, constants) for layer in graph.layers]
 
 
@@ -62,7 +70,7 @@ def error_bands(tool: str) -> dict[str, dict]:
 
 def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strategy: str = "Latency",
                   io_type: str = "io_parallel", backend: str = DEFAULT_BACKEND, multiplier_impl: str = "auto",
-                  versions: dict[str, str] | None = None) -> Estimate:
+                  clock_period_ns: float | None = None, versions: dict[str, str] | None = None) -> Estimate:
     """``backend`` is the hls4ml backend the project is built with ('Vitis', as codesign's export
     does, or 'Vivado' for Vivado HLS 2019-2020); it selects the tool's calibrated constants."""
     if multiplier_impl not in MULTIPLIER_IMPLS:
@@ -71,8 +79,8 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
         raise ParameterError(f"multiplier_impl {multiplier_impl!r} is unknown", hint=f"use one of {MULTIPLIER_IMPLS}")
     constants = constants_for(backend)
     rows = layer_resources(graph, card, reuse_factor=reuse_factor, strategy=strategy, io_type=io_type,
-                           multiplier_impl=multiplier_impl, constants=constants)
-    period = card.clock.period.value
+                           multiplier_impl=multiplier_impl, clock_period_ns=clock_period_ns, constants=constants)
+    period = clock_period_s(card, clock_period_ns)
     totals = {key: sum(getattr(r, key) for r in rows) for key in ("lut", "ff", "dsp", "bram_18k")}
     part = card.part
     capacity = {"lut": part.luts.value, "ff": part.ffs.value, "dsp": part.dsps.value, "bram_18k": part.bram_18k.value}

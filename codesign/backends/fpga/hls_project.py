@@ -146,7 +146,8 @@ def build_project(graph: LayerGraph, settings: HlsSettings, out_dir: str | os.Pa
 
     ``final_dir`` is where out_dir will end up (exports are written to a staging directory and
     renamed); the project's ``hls4ml_config.yml`` names it, so hls4ml tools reading the config
-    later find the project where it is."""
+    later find the project where it is. hls4ml's ``compile()`` writes the project again: call
+    ``point_config_at`` after it."""
     import tempfile
 
     out_dir = Path(out_dir)
