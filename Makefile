@@ -48,9 +48,14 @@ bench-printed: setup
 bench-printed-synthesis: setup
 	$(BIN)/python benchmarks/printed_synthesis.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG)) $(if $(PROVE),--prove)
 
-# FPGA estimate vs published hls4ml synthesis results (per-metric error, leave-one-model-out)
+# FPGA estimate vs published hls4ml synthesis results (in-sample, held out by architecture and by
+# tool version), estimate time per model, and rule4ml (own venv, ~3 min the first time) on the
+# same held-out points; ~10 min
 bench-fpga: setup
 	$(BIN)/python benchmarks/fpga_calibration.py
+	$(BIN)/python benchmarks/fpga_estimate_timing.py
+	bash benchmarks/install_rule4ml.sh .venv-rule4ml
+	KERAS_BACKEND=torch .venv-rule4ml/bin/python benchmarks/fpga_rule4ml.py
 
 # 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL
 bench-sweep: setup
