@@ -183,7 +183,7 @@ def tiny(tmp_path_factory):
 def checked(tiny, card):
     x = random_inputs(tiny, 300, seed=6)
     return implement(build(tiny), card, input_codes(tiny, x), activity_source="random", independent=True,
-                     reference_predictions=execute(tiny, x).predictions, timeout_s=300)
+                     reference_predictions=execute(tiny, x).predictions, timeout_s=300, proof_timeout_s=300)
 
 
 @needs_simulator
