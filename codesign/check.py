@@ -24,7 +24,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -33,6 +32,7 @@ from typing import Any
 
 from codesign.errors import CodesignError, DataError, ParameterError
 from codesign.estimate import DEFAULT_TOLERANCE, HEADLINE, Drift, Estimate, compare
+from codesign.outputs import write_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -301,15 +301,8 @@ def _load_stored(case: Case) -> Estimate:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """--update rewrites the stored estimates on purpose: the one deliberate replacement."""
+    write_file(path, text, replace="always")
 
 
 # ---------------------------------------------------------------------------------------------

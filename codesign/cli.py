@@ -14,6 +14,7 @@ from importlib import import_module
 
 from codesign import __version__
 from codesign.errors import CodesignError
+from codesign.outputs import check_file_output, check_files_directory, claim_directory
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,6 +199,7 @@ def _graph_card_backend(args):
 
 
 def cmd_export(args) -> int:
+    claim_directory(args.out, overwrite=args.force)  # refuse an unsafe --out before any work
     graph, card, backend = _graph_card_backend(args)
     options = _options(args.option)
     if args.data:
@@ -226,6 +228,8 @@ def cmd_compare(args) -> int:
     from codesign.comparison import DEFAULT_CARDS, compare
     from codesign.ir import load
 
+    if args.out:
+        check_files_directory(args.out)
     cards = [load_card(name) for name in (args.card or DEFAULT_CARDS)]
     options = _options(args.option)
     if args.data:
@@ -247,6 +251,8 @@ def cmd_compare(args) -> int:
 def cmd_estimate(args) -> int:
     if args.target == "all":
         return cmd_compare(args)
+    if args.out:
+        check_file_output(args.out)
     graph, card, backend = _graph_card_backend(args)
     options = _options(args.option)
     if args.data:

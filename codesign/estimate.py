@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.errors import DataError
+from codesign.outputs import write_file
 
 METHODS = ("analytical", "synthesis", "simulation")
 HEADLINE = ("latency_s", "energy_j", "area_mm2", "power_w")
@@ -74,9 +75,8 @@ class Estimate:
             raise DataError(f"not an estimate JSON document ({exc})", hint="regenerate it with codesign estimate") from None
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json(), encoding="utf-8")
-        return path
+        """Write the JSON atomically; an existing file is never replaced (OutputError)."""
+        return write_file(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> Estimate:

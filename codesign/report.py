@@ -24,13 +24,13 @@ import base64
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from codesign.errors import CodesignError, DataError
+from codesign.outputs import MANIFEST_NAME, write_file
 
 DEFAULT_NAME = "report.html"
 HEADLINE = (("latency_s", "latency"), ("energy_j", "energy"), ("area_mm2", "area"), ("power_w", "power"))
@@ -170,7 +170,8 @@ def _walk(root: Path, skip: Path | None) -> list[Path]:
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(files):
             path = Path(directory) / name
-            if name.startswith(".") or not path.is_file() or (skip is not None and _same(path, skip)):
+            if name.startswith(".") or name == MANIFEST_NAME or not path.is_file() or \
+                    (skip is not None and _same(path, skip)):
                 continue
             found.append(path)
     return found
@@ -731,19 +732,7 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         raise DataError(f"{root}: nothing to report (no estimates, plots, verification, Pareto or JSON results)",
                         hint="run codesign export / estimate --out, or a flow, into this directory first")
     page = render(contents)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o666 & ~umask)
-        os.replace(staging, out_path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-    return out_path
+    return write_file(out_path, page, replace="own")  # replaces only a report codesign wrote there
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any
 
 from codesign.dse.config import SweepConfig, load_config
 from codesign.errors import BackendError, CodesignError, NonFiniteError, ParameterError
+from codesign.outputs import atomic_directory, open_run_directory, write_file
 
 HEARTBEAT_S = 20
 GRACE_S = 90
@@ -374,8 +375,7 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
         raise ParameterError(f"workers = {workers!r} must be a positive integer", hint="e.g. --workers 2")
     if ray_address:
         import_ray()
-    out_dir = Path(out_dir if out_dir is not None else config.out or f"runs/sweep/{config.study_name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = open_run_directory(out_dir if out_dir is not None else config.out or f"runs/sweep/{config.study_name}")
     try:
         data = load_dataset(config.dataset, seed=config.seed)
     except CodesignError as exc:
@@ -385,9 +385,9 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
     with _exclusive(out_dir) if local else contextlib.nullcontext():
         study = _prepare_study(config, url, local=local)
         before = _complete(study)
-        (out_dir / "config.json").write_text(json.dumps(
+        write_file(out_dir / "config.json", json.dumps(
             {"source": config.source, "storage": redact(url), **config.to_dict(),
-             "objectives": config.objective_names()}, indent=2, sort_keys=True, default=list) + "\n")
+             "objectives": config.objective_names()}, indent=2, sort_keys=True, default=list) + "\n", replace="own")
         missing = config.trials - _budget_used(study)
         if missing > 0:
             count = min(workers, missing)
@@ -441,25 +441,24 @@ def _finish(config: SweepConfig, study, url: str, out_dir: Path, data, before: i
     trials = records(study, config)
     front = pareto_front(trials, names, directions)
     folder = out_dir / "pareto"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir()
     entries = []
-    for record in front:
-        source = out_dir / record.trial_dir / "model.onnx"
-        if not source.is_file():  # trained on another machine without a shared out_dir: re-run it here
-            reproduce(config, record.params, out_dir / record.trial_dir, data)
-        target = folder / f"{record.number}.onnx"
-        shutil.copyfile(source, target)
-        entries.append({**record.to_dict(), "model": str(target.relative_to(out_dir)),
-                        "trial_model": f"{record.trial_dir}/model.onnx",
-                        "estimates": f"{record.trial_dir}/estimates.json"})
+    with atomic_directory(folder, overwrite=True) as staging:  # replaces only the folder an earlier run wrote
+        for record in front:
+            source = out_dir / record.trial_dir / "model.onnx"
+            if not source.is_file():  # trained on another machine without a shared out_dir: re-run it here
+                reproduce(config, record.params, out_dir / record.trial_dir, data)
+            target = folder / f"{record.number}.onnx"
+            shutil.copyfile(source, staging / target.name)
+            entries.append({**record.to_dict(), "model": str(target.relative_to(out_dir)),
+                            "trial_model": f"{record.trial_dir}/model.onnx",
+                            "estimates": f"{record.trial_dir}/estimates.json"})
     report = {"study": config.study_name, "storage": redact(url), "dataset": config.dataset, "seed": config.seed,
               "epochs": config.epochs, "objectives": [{"name": n, "direction": d} for n, d in zip(names, directions)],
               "complete_trials": len(trials), "requested_trials": config.trials,
               "duplicates": sum(1 for t in trials if t.duplicate_of is not None), "pareto": entries}
-    (out_dir / "pareto.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    (out_dir / "trials.json").write_text(json.dumps([t.to_dict() for t in trials], indent=2, sort_keys=True) + "\n")
+    write_file(out_dir / "pareto.json", json.dumps(report, indent=2, sort_keys=True) + "\n", replace="own")
+    write_file(out_dir / "trials.json", json.dumps([t.to_dict() for t in trials], indent=2, sort_keys=True) + "\n",
+               replace="own")
     plots = []
     if trials:
         from codesign.dse.plots import pareto_plots
