@@ -386,6 +386,22 @@ def test_signal_mid_export_leaves_nothing(work: Path, signum: int) -> None:
     assert {k: v for k, v in after.items() if k != "sync"} == {k: v for k, v in before.items() if k != "sync"}
 
 
+def test_sigkill_leftover_is_removed_by_the_next_export(work: Path, capsys) -> None:
+    """SIGKILL cannot be handled: its staging directory stays until the next write there."""
+    sync = work.parent / "sync"
+    sync.mkdir()
+    process = cli(*HELD, "--out", "exp", cwd=work, plugin=True, sync=sync)
+    wait_for(lambda: any(sync.glob("ready-*")) or process.poll() is not None, "the export to start writing")
+    process.kill()
+    assert finish(process)[0] == -signal.SIGKILL
+    assert len(leftovers(work)) == 1 and not (work / "exp").exists()
+    live = work / f".exp.{leftovers(work)[0].split('.')[2].split('-')[0]}-{os.getpid()}.abcdefgh.partial"
+    live.mkdir()  # a staging directory of a process that is still running: kept
+    export_into(work, "exp", capsys)
+    verify_manifest(work / "exp")
+    assert leftovers(work) == [live.name]
+
+
 def test_signal_during_a_forced_replacement_keeps_the_old_output(work: Path, capsys) -> None:
     export_into(work, "exp", capsys)
     old = snapshot(work / "exp")

@@ -10,7 +10,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import os
+import re
+import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -66,7 +70,7 @@ def exchange(first: Path, second: Path) -> None:
     that is missing, the old one is moved aside before the new one moves in and back on failure."""
     if _renameat2(first, second, _RENAME_EXCHANGE):
         return
-    aside = Path(tempfile.mkdtemp(prefix=f".{second.name[:80]}.{os.getpid()}.", suffix=".swap", dir=second.parent))
+    aside = Path(tempfile.mkdtemp(prefix=staging_prefix(second), suffix=".swap", dir=second.parent))
     try:
         os.rename(second, aside)  # replaces the empty aside directory
     except BaseException:
@@ -122,10 +126,42 @@ def remove_created(created: list[Path]) -> None:
             break
 
 
-def make_staging(resolved: Path, shown: str | os.PathLike) -> Path:
+def _owner_tag() -> str:
+    """host and process in a staging name: which process made it, so a dead one's can go."""
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    return f"{host}-{os.getpid()}"
+
+
+def staging_prefix(resolved: Path) -> str:
+    return f".{resolved.name[:80]}.{_owner_tag()}."
+
+
+def remove_stale_staging(resolved: Path) -> None:
+    """Remove what a killed (SIGKILL, power loss) earlier writer of ``resolved`` on this host left:
+    staging and swap directories whose process is gone."""
+    host = _owner_tag().split("-")[0]
+    pattern = re.compile(rf"\.{re.escape(resolved.name[:80])}\.{host}-(\d+)\.[^.]+\.(partial|swap)")
+    with contextlib.suppress(OSError), os.scandir(resolved.parent) as entries:
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if match and entry.is_dir(follow_symlinks=False) and not _alive(int(match.group(1))):
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{resolved.name[:80]}.{os.getpid()}.", suffix=".partial",
-                                        dir=resolved.parent))
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def make_staging(resolved: Path, shown: str | os.PathLike) -> Path:
+    remove_stale_staging(resolved)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=staging_prefix(resolved), suffix=".partial", dir=resolved.parent))
     except OSError as exc:
         raise os_error(exc, shown) from None
     umask = os.umask(0)
