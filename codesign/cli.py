@@ -64,11 +64,12 @@ def _parser() -> argparse.ArgumentParser:
                              help="printed: approximate the design within this accuracy loss (e.g. 0.01); "
                              "the first value picks the written design, all of them go to pareto.json")
             sub.add_argument("--out", required=True, help="output directory (created atomically)")
-            sub.add_argument("--force", action="store_true", help="replace an existing output directory")
+            sub.add_argument("--force", action="store_true",
+                             help="replace an earlier codesign output in --out (never a directory codesign did not write)")
         else:
             sub.add_argument("--json", action="store_true")
-            sub.add_argument("--out", help="also write the estimate JSON here (with --target all: a directory "
-                             "for comparison.json, .csv and .png)")
+            sub.add_argument("--out", help="also write the estimate JSON to this new file (with --target all: a "
+                             "directory for comparison.json, .csv and .png)")
     for name, (module, text) in EXTENSIONS.items():
         import_module(module).add_arguments(commands.add_parser(name, help=text, description=text))
     return parser
