@@ -195,3 +195,11 @@ def test_empty_directory_has_the_empty_digest(tmp_path: Path) -> None:
     artifact = Artifact.from_directory("printed", tmp_path / "empty")
     assert artifact.files == ()
     assert artifact.digest == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_artifact_verify_checks_directory_and_digest(tmp_path: Path) -> None:
+    artifact = Artifact.from_directory("fpga", codesign_output(tmp_path / "a", TREE))
+    artifact.verify()
+    (tmp_path / "a" / "README").write_bytes(b"edited")
+    with pytest.raises(BackendError, match="README was changed after codesign wrote it"):
+        artifact.verify()

@@ -258,11 +258,29 @@ def test_user_edit_during_the_swap_is_put_back(tmp_path: Path, monkeypatch: pyte
         calls.append(1)
 
     monkeypatch.setattr("codesign.outputs.exchange", exchange_then_edit)
-    with pytest.raises(OutputError, match="changed while it was being replaced; it was kept"), \
-            atomic_directory(destination, overwrite=True) as staging:
+    expected = r"changed while it was being replaced \(late-note.txt was not written by codesign\); it was kept"
+    with pytest.raises(OutputError, match=expected), atomic_directory(destination, overwrite=True) as staging:
         (staging / "v.txt").write_text("2")
     assert (destination / "late-note.txt").read_text() == "mine"
     assert (destination / "v.txt").read_text() == "1"
+    assert leftovers(tmp_path) == []
+
+
+def test_error_while_checking_the_swapped_out_directory_puts_it_back(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    destination = tmp_path / "out"
+    with atomic_directory(destination) as staging:
+        (staging / "v.txt").write_text("1")
+
+    def unreadable(directory: Path) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(directory / "v.txt"))
+
+    monkeypatch.setattr("codesign.outputs.why_not_own", unreadable)
+    with pytest.raises(OutputError, match="permission denied"), \
+            atomic_directory(destination, overwrite=True) as staging:
+        (staging / "v.txt").write_text("2")
+    assert (destination / "v.txt").read_text() == "1"
+    verify_manifest(destination)
     assert leftovers(tmp_path) == []
 
 

@@ -44,6 +44,7 @@ from codesign.outputs.manifest import (
     entry_digest,
     read_manifest,
     verify_manifest,
+    why_not_own,
     write_manifest,
 )
 from codesign.outputs.paths import (
@@ -132,11 +133,14 @@ def _publish_directory(staging: Path, target: Path, expected: tuple | None, show
         exchange(staging, target)
         old = staging
         try:
-            verify_manifest(old)  # nobody changed it between the check and the swap
-        except OutputError:
+            problem = why_not_own(old)  # nobody changed it between the check and the swap?
+        except BaseException:
+            exchange(staging, target)  # the old one back: the cleanup removes the staging path
+            raise
+        if problem:
             exchange(staging, target)
-            raise OutputError(f"{shown} changed while it was being replaced; it was kept and nothing was written",
-                              hint="run again once nothing else writes there") from None
+            raise OutputError(f"{shown} changed while it was being replaced ({problem}); it was kept and nothing "
+                              "was written", hint="run again once nothing else writes there")
     with critical():
         shutil.rmtree(old, ignore_errors=True)
 

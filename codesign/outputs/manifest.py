@@ -166,8 +166,11 @@ def _check(root: Path) -> tuple[Manifest | None, str | None]:
     for name in sorted(manifest.files):
         if name not in present:
             return manifest, f"{name} is missing"
-        if entry_digest(root / name) != manifest.files[name]:
-            return manifest, f"{name} was changed after codesign wrote it"
+        try:
+            if entry_digest(root / name) != manifest.files[name]:
+                return manifest, f"{name} was changed after codesign wrote it"
+        except OSError as exc:
+            return manifest, f"{name} cannot be read ({exc.strerror or exc})"
     return manifest, None
 
 
