@@ -121,11 +121,15 @@ EXPORT_REFUSED = [
     ("dangling", True, "is a symbolic link to a missing path"),
     ("notes.txt/out", False, "notes.txt is not a directory"),
     ("../diary.txt", True, "is an existing file, not a directory"),
+    ("", True, "'' is the current directory"),
+    ("/dev/null", True, "/dev/null is an existing file, not a directory"),
+    ("x" * 300, False, "is longer than the file system allows"),
+    ("runs/" + "y" * 300 + "/exp", False, "is longer than the file system allows"),
 ]
 
 
 @pytest.mark.parametrize(("out", "force", "needle"), EXPORT_REFUSED,
-                         ids=[f"{o}{' --force' if f else ''}" for o, f, _ in EXPORT_REFUSED])
+                         ids=[f"{o[:40]}{' --force' if f else ''}" for o, f, _ in EXPORT_REFUSED])
 def test_export_refuses_unsafe_out(work: Path, capsys, out: str, force: bool, needle: str) -> None:
     before = snapshot(work.parent)
     code, stdout, err = run([*EXPORT, "--out", out, *(["--force"] if force else [])], capsys)
@@ -219,10 +223,12 @@ ESTIMATE_REFUSED = [
     ("mine", "mine is a directory"),
     ("notes.txt/e.json", "notes.txt is not a directory"),
     ("model.onnx", "model.onnx already exists"),
+    ("/dev/null", "/dev/null exists and is not a regular file"),
+    ("e" * 300 + ".json", "is longer than the file system allows"),
 ]
 
 
-@pytest.mark.parametrize(("out", "needle"), ESTIMATE_REFUSED, ids=[o for o, _ in ESTIMATE_REFUSED])
+@pytest.mark.parametrize(("out", "needle"), ESTIMATE_REFUSED, ids=[o[:40] for o, _ in ESTIMATE_REFUSED])
 def test_estimate_out_never_replaces_a_file(work: Path, capsys, out: str, needle: str) -> None:
     before = snapshot(work.parent)
     code, stdout, err = run([*ESTIMATE, "--json", "--out", out], capsys)
@@ -335,6 +341,18 @@ def test_concurrent_exports_one_wins_and_is_complete(work: Path) -> None:
             assert_one_line_error(code, err, "runs/same already exists")
     manifest = verify_manifest(work / "runs" / "same")
     assert f"sha256 {manifest.digest[:16]}" in winners[0][1]
+    assert leftovers(work.parent) == []
+
+
+def test_concurrent_estimates_into_one_file_one_wins(work: Path) -> None:
+    processes = [cli(*ESTIMATE, "--json", "--out", "e.json", cwd=work) for _ in range(3)]
+    results = [finish(p) for p in processes]
+    winners = [r for r in results if r[0] == 0]
+    assert len(winners) == 1, results
+    for code, _, err in results:
+        if code != 0:
+            assert_one_line_error(code, err, "e.json already exists")
+    assert (work / "e.json").read_text() == winners[0][1]
     assert leftovers(work.parent) == []
 
 

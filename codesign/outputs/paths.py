@@ -28,8 +28,24 @@ def _absolute(path: str | os.PathLike) -> Path:
     return Path(os.path.abspath(os.fspath(path)))
 
 
+def _check_names(absolute: Path, path: str | os.PathLike) -> None:
+    """A name longer than the file system allows is refused before anything looks it up."""
+    ancestor = absolute
+    while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    try:
+        limit = os.pathconf(ancestor, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    for part in absolute.relative_to(ancestor).parts:
+        if len(os.fsencode(part)) > limit:
+            raise OutputError(f"cannot create {path}: the name {part[:24]}... is longer than the file system "
+                              f"allows ({limit} bytes)", hint="choose a shorter name")
+
+
 def resolve(path: str | os.PathLike) -> Path:
     absolute = _absolute(path)
+    _check_names(absolute, path)
     if absolute.is_symlink() and not absolute.exists():
         raise OutputError(f"{path} is a symbolic link to a missing path", hint="remove the link or choose another path")
     return absolute.resolve()
@@ -41,7 +57,7 @@ def _refuse_current(path: str | os.PathLike, resolved: Path) -> None:
     except OSError:  # the current directory was deleted: nothing to protect
         return
     if resolved == cwd:
-        raise OutputError(f"{path} is the current directory",
+        raise OutputError(f"{os.fspath(path) or repr('')} is the current directory",
                           hint="write into a new directory instead, e.g. runs/NAME")
     if resolved in cwd.parents:
         raise OutputError(f"{path} is an ancestor of the current directory ({cwd})",
@@ -58,6 +74,7 @@ def _check_parent(resolved: Path, path: str | os.PathLike) -> None:
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutputError(f"cannot create {path}: {ancestor} is not writable",
                           hint="choose a path in a directory you can write to")
+
 
 
 def is_empty(directory: Path) -> bool:
@@ -91,6 +108,7 @@ def check_directory_output(path: str | os.PathLike, *, overwrite: bool = False) 
 def check_file_output(path: str | os.PathLike, *, replace: Replace = "never") -> Path:
     """Refuse a file output that would replace a user's file (see ``atomic_file``); the resolved path."""
     absolute = _absolute(path)
+    _check_names(absolute, path)
     if absolute.is_symlink():
         raise OutputError(f"{path} is a symbolic link", hint="choose another file name")
     resolved = absolute.resolve()
