@@ -2,9 +2,10 @@
 
 Python turns SIGINT into ``KeyboardInterrupt``, so ``except BaseException`` cleanup runs; SIGTERM
 and SIGHUP kill the process at once and leave a half-written staging directory.  Inside
-``guarded()`` they raise ``Terminated`` instead; the outermost guard, once the cleanup has run,
-restores the default action and sends the signal to itself again, so the process still ends
-the conventional way (killed by the signal: exit status 143 / 129 in a shell).  Inside
+``guarded()`` all three raise ``Terminated`` instead; the outermost guard, once the cleanup has
+run, raises ``KeyboardInterrupt`` for SIGINT, and for SIGTERM / SIGHUP restores the default
+action and sends the signal to itself again, so the process still ends the conventional way
+(killed by the signal: exit status 143 / 129 in a shell).  Inside
 ``critical()`` (the moment an output is renamed into place) every one of the three signals is
 held back and acted on right after, so an output is either fully there or not at all.
 
@@ -26,7 +27,9 @@ CAUGHT = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SI
 
 
 class Terminated(BaseException):  # noqa: N818 (like KeyboardInterrupt: not an error of the program)
-    """SIGTERM or SIGHUP arrived while output was being written."""
+    """SIGTERM, SIGHUP or SIGINT arrived while output was being written.  Ctrl-C raises this too
+    (turned back into KeyboardInterrupt once the cleanup has run), so that a library which
+    catches KeyboardInterrupt to log it (Optuna logs the trial with a traceback) stays quiet."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(f"terminated by {signal.Signals(signum).name}")
@@ -52,8 +55,6 @@ class Progress:
 
 
 def _raise_for(signum: int) -> None:
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
     raise Terminated(signum)
 
 
@@ -94,6 +95,8 @@ def guarded(what: str) -> Iterator[Progress]:
             raise
         _state.depth, released = _state.depth - 1, True
         _restore(installed)
+        if exc.signum == signal.SIGINT:
+            raise KeyboardInterrupt from None
         name = signal.Signals(exc.signum).name
         state = (f"{progress.what} was written before it stopped" if progress.done
                  else f"nothing was written to {progress.what}")
