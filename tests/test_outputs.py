@@ -103,6 +103,13 @@ def test_failed_file_write_leaves_nothing_and_removes_created_parents(tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_scratch_files_beside_the_temporary_go_away(tmp_path: Path) -> None:
+    with atomic_file(tmp_path / "model.onnx") as temporary:
+        temporary.with_name("raw.onnx").write_bytes(b"scratch")  # e.g. an exporter's first pass
+        temporary.write_bytes(b"model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
 def test_full_disk_is_a_one_line_error(tmp_path: Path) -> None:
     def full(path: Path) -> None:
         path.write_bytes(b"x")

@@ -87,23 +87,31 @@ def atomic_directory(destination: str | os.PathLike, *, overwrite: bool = False,
     else:
         check_directory_output(destination, overwrite=overwrite)
         expected = identity(resolved)
-    with guarded(str(destination)) as progress:
+    with _staging_next_to(resolved, destination) as staging:
+        yield staging
+        write_manifest(build_manifest(staging, kind))
+        _publish_directory(staging, resolved, expected, destination)
+
+
+@contextlib.contextmanager
+def _staging_next_to(resolved: Path, shown: str | os.PathLike) -> Iterator[Path]:
+    """A staging directory next to ``resolved`` (and its missing parents); on any error or signal
+    in the block, it is removed with the parents it needed."""
+    with guarded(str(shown)) as progress:
         with critical():
-            created = make_parents(resolved.parent, destination)
+            created = make_parents(resolved.parent, shown)
             try:
-                staging = make_staging(resolved, destination)
+                staging = make_staging(resolved, shown)
             except BaseException:
                 remove_created(created)
                 raise
         try:
             yield staging
-            write_manifest(build_manifest(staging, kind))
-            _publish_directory(staging, resolved, expected, destination)
         except BaseException as exc:
             with critical():
                 shutil.rmtree(staging, ignore_errors=True)
                 remove_created(created)
-            error = converted(exc, destination)
+            error = converted(exc, shown)
             if error is exc:
                 raise
             raise error from None
@@ -155,31 +163,14 @@ def atomic_file(path: str | os.PathLike, *, replace: Replace = "never") -> Itera
     directory's manifest lists with its current content, and list the new one there), "always"
     (a deliberate rewrite of codesign's own files, e.g. baselines by ``codesign check --update``)."""
     resolved = check_file_output(path, replace=replace)
-    with guarded(str(path)) as progress:
-        with critical():
-            created = make_parents(resolved.parent, path)
-            try:
-                staging = make_staging(resolved, path)
-            except BaseException:
-                remove_created(created)
-                raise
+    with _staging_next_to(resolved, path) as staging:
         temporary = staging / resolved.name
-        try:
-            yield temporary
-            if not temporary.is_file() or temporary.is_symlink():
-                raise OutputError(f"nothing was written for {path}")
-            _publish_file(temporary, resolved, replace, path)
-        except BaseException as exc:
-            with critical():
-                shutil.rmtree(staging, ignore_errors=True)
-                remove_created(created)
-            error = converted(exc, path)
-            if error is exc:
-                raise
-            raise error from None
+        yield temporary
+        if not temporary.is_file() or temporary.is_symlink():
+            raise OutputError(f"nothing was written for {path}")
+        _publish_file(temporary, resolved, replace, path)
         with critical():
-            shutil.rmtree(staging, ignore_errors=True)
-        progress.done = True
+            shutil.rmtree(staging, ignore_errors=True)  # what else the writer left beside the file
 
 
 def _publish_file(temporary: Path, target: Path, replace: Replace, shown: str | os.PathLike) -> None:
