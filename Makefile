@@ -45,7 +45,7 @@ bench-printed: setup
 bench-fpga: setup
 	$(BIN)/python benchmarks/fpga_calibration.py
 
-# 100-trial sweep with 2 processes, and 1 vs 2 Ray workers when Ray is installed (pip install 'codesign[ray]')
+# 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL
 bench-sweep: setup
 	$(BIN)/python benchmarks/sweep_scaling.py
 

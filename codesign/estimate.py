@@ -74,9 +74,10 @@ class Estimate:
         except (json.JSONDecodeError, TypeError) as exc:
             raise DataError(f"not an estimate JSON document ({exc})", hint="regenerate it with codesign estimate") from None
 
-    def save(self, path: str | Path) -> Path:
-        """Write the JSON atomically; an existing file is never replaced (OutputError)."""
-        return write_file(path, self.to_json())
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the JSON atomically; an existing file is an OutputError unless ``overwrite``
+        (a deliberate rewrite)."""
+        return write_file(path, self.to_json(), replace="always" if overwrite else "never")
 
     @classmethod
     def load(cls, path: str | Path) -> Estimate:

@@ -275,9 +275,10 @@ def test_report_replaces_its_own_page_but_not_a_users(work: Path, capsys) -> Non
     assert run(["report", "run"], capsys)[0] == 0  # its own earlier page
     verify_manifest(work / "run")  # the report is recorded in the run's manifest
     before = snapshot(work.parent)
-    for argv, needle in ((["report", "run", "--out", "notes.txt"], "notes.txt already exists and codesign did not"),
-                         (["report", "run", "--out", "mine/report.html"], "report.html already exists and codesign"),
-                         (["report", "run", "--out", "link-to-notes"], "is a symbolic link")):
+    for argv, needle in ((["report", "run", "--out", "notes.txt"], "notes.txt exists and is not a page codesign"),
+                         (["report", "run", "--out", "mine/report.html"], "report.html exists and is not a page"),
+                         (["report", "run", "--out", "link-to-notes"], "link-to-notes exists and is not a page"),
+                         (["report", "run", "--out", "mine"], "mine is a directory")):
         code, _, err = run(argv, capsys)
         assert_one_line_error(code, err, needle)
     assert snapshot(work.parent) == before
@@ -477,7 +478,7 @@ def test_read_only_parent_is_a_one_line_error(work: Path, read_only_dir: Path, c
     for argv in ([*EXPORT, "--out", "locked/exp"], [*EXPORT, "--out", "locked/new/deeper/exp"],
                  [*ESTIMATE, "--out", "locked/e.json"], [*ALL, "--out", "locked/cmp"]):
         code, _, err = run(argv, capsys)
-        assert_one_line_error(code, err, "cannot create locked/", "is not writable")
+        assert_one_line_error(code, err, "locked/", "cannot be written", "is not writable")
     assert snapshot(work.parent) == before
     assert list(read_only_dir.iterdir()) == []
 
@@ -492,7 +493,7 @@ def test_file_size_limit_hit_mid_export_is_a_one_line_error(work: Path) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500))
 
     code, _, err = finish(cli(*EXPORT, "--out", "runs/exp", cwd=work, preexec_fn=limit))
-    assert_one_line_error(code, err, "cannot write runs/exp", "file too large")
+    assert_one_line_error(code, err, "runs/exp cannot be written", "file too large")
     assert snapshot(work.parent) == before
 
 

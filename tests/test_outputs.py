@@ -88,6 +88,21 @@ def test_own_replaces_only_what_codesign_wrote_unchanged(tmp_path: Path) -> None
     assert leftovers(tmp_path) == []
 
 
+def test_a_recogniser_also_replaces_files_of_earlier_versions(tmp_path: Path) -> None:
+    def page(path: Path) -> bool:
+        return path.read_text().startswith("<!-- codesign page -->")
+
+    old = tmp_path / "report.html"
+    old.write_text("<!-- codesign page --> written before manifests existed")
+    write_file(old, "<!-- codesign page --> new", replace=page)
+    assert old.read_text() == "<!-- codesign page --> new" and owns_file(old)
+    mine = tmp_path / "index.html"
+    mine.write_text("<p>my page</p>")
+    with pytest.raises(OutputError, match="codesign did not write it"):
+        write_file(mine, "<!-- codesign page -->", replace=page)
+    assert mine.read_text() == "<p>my page</p>"
+
+
 def test_always_is_a_deliberate_rewrite(tmp_path: Path) -> None:
     path = tmp_path / "baseline.json"
     path.write_text("old")
@@ -117,7 +132,7 @@ def test_full_disk_is_a_one_line_error(tmp_path: Path) -> None:
 
     with pytest.raises(OutputError) as info:
         write_file(tmp_path / "x.bin", full)
-    assert "cannot write" in str(info.value) and "no space left on device" in str(info.value)
+    assert "cannot be written" in str(info.value) and "no space left on device" in str(info.value)
     assert "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
 

@@ -278,5 +278,5 @@ def test_cli_approximation_needs_data_and_leaves_nothing(per_tensor, tmp_path, c
 def test_bad_accuracy_loss_is_one_line_error(per_tensor, tmp_path):
     from codesign.backends.printed.backend import PrintedBackend
 
-    with pytest.raises(ParameterError, match="must be in"):
+    with pytest.raises(ParameterError, match="accuracy_loss must be .* in \\[0, 1\\)"):
         PrintedBackend().lower(per_tensor, load_card("egfet-1v"), tmp_path / "y", accuracy_loss=1.5, data="iris")

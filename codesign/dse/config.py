@@ -6,6 +6,7 @@ Every problem is one line that names the offending key (``space.weight_bits``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -22,15 +23,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAMILIES = ("fpga", "crossbar", "printed")
 METRICS = ("energy_j", "area_mm2", "latency_s", "power_w")
 FAULT_MODELS = ("card", "bit_faults", "variability")
 TOP_KEYS = ("dataset", "seed", "epochs", "trials", "objectives", "study_name", "out", "training", "search", "space",
             "targets")
 TRAINING_KEYS = ("learning_rate", "batch_size", "fault_model", "fault_level", "regularization")
 SEARCH_KEYS = ("population_size", "reuse_duplicates")
-SPACE_KEYS = ("weight_bits", "act_bits", "input_bits", "hidden", "fault_aware", "accuracy_loss", "reuse_factor")
-TARGET_KEYS = ("name", "target", "card", "options", "instances", "search_trials")
+MODEL_KEYS = ("weight_bits", "act_bits", "input_bits", "hidden", "fault_aware")  # the rest: backend knobs
+TARGET_KEYS = ("name", "target", "card", "options", "space")  # plus any option of the target's backend
+LEGACY_OPTION_NAMES = {"search_trials": "trials"}
 
 
 class SweepConfigError(ParameterError):
@@ -42,14 +43,20 @@ class TargetSpec:
     """One hardware target evaluated for every trial."""
 
     name: str  # label in objective names: "<name>.energy_j"
-    target: str  # backend: fpga, crossbar or printed
+    target: str  # backend name (`codesign backends`)
     card: str
-    options: dict[str, Any] = field(default_factory=dict)  # fixed backend estimate options
-    instances: int = 20  # crossbar: Monte-Carlo chip instances for the accuracy under the card's noise
-    search_trials: int = 200  # printed: trials of the per-neuron approximation search
+    options: dict[str, Any] = field(default_factory=dict)  # fixed backend options (validated by its schema)
+    knobs: dict[str, tuple] = field(default_factory=dict)  # backend options varied per trial: {option: choices}
 
     def metric_names(self) -> list[str]:
         return [f"{self.name}.accuracy", *(f"{self.name}.{m}" for m in METRICS)]
+
+    def param_name(self, knob: str) -> str:
+        return f"{self.name}.{knob}"
+
+    def trial_options(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The backend options of one trial: the fixed ones and this trial's knob choices."""
+        return {**self.options, **{knob: params[self.param_name(knob)] for knob in self.knobs}}
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,7 @@ class Space:
     input_bits: tuple[int, ...] = (4,)
     hidden: tuple[tuple[int, ...], ...] = ((8,), (16,), (16, 8))
     fault_aware: tuple[bool, ...] = (False,)
-    accuracy_loss: tuple[float, ...] = (0.0,)  # printed approximation levels (accuracy-loss budgets)
-    reuse_factor: tuple[int, ...] = (1,)  # fpga
+    knobs: dict[str, tuple] = field(default_factory=dict)  # backend knobs for every target that has them
 
 
 @dataclass(frozen=True)
@@ -123,11 +129,13 @@ class SweepConfig:
 
 
 def default_objectives(config: SweepConfig) -> list[str]:
-    """Reference accuracy; the Monte-Carlo accuracy of each crossbar target; the accuracy of each
-    printed target whose approximation levels can lose some; energy and area of every target."""
+    """Reference accuracy; the accuracy of each target whose hardware can change it (device noise,
+    approximation budgets: the backend says); energy and area of every target."""
+    from codesign.backends.base import get_backend
+
     names = ["accuracy"]
     for t in config.targets:
-        if t.target == "crossbar" or (t.target == "printed" and any(v > 0 for v in config.space.accuracy_loss)):
+        if get_backend(t.target).varies_accuracy(t.knobs):
             names.append(f"{t.name}.accuracy")
     for t in config.targets:
         names += [f"{t.name}.energy_j", f"{t.name}.area_mm2"]
@@ -184,10 +192,10 @@ def parse_config(data: dict[str, Any], *, source: str = "<dict>") -> SweepConfig
     reuse = _bool(search.get("reuse_duplicates", True), "search.reuse_duplicates", source)
     space = _space(_table(data.get("space", {}), "space", source), source)
     targets = _targets(data.get("targets"), space, source)
-    if training.fault_model == "card" and True in space.fault_aware \
-            and not any(t.target == "crossbar" for t in targets):
-        raise SweepConfigError(f"{source}: training.fault_model = \"card\" needs a crossbar target",
-                               hint="add a crossbar target or use fault_model = \"bit_faults\" / \"variability\"")
+    space = _replace(space, knobs={k: _choices(v, f"space.{k}", source) for k, v in space.knobs.items()})
+    if training.fault_model == "card" and True in space.fault_aware and noise_target(targets) is None:
+        raise SweepConfigError(f"{source}: training.fault_model = \"card\" needs a target with a device noise model",
+                               hint="add e.g. a crossbar target, or use fault_model = \"bit_faults\" / \"variability\"")
     config = SweepConfig(dataset=dataset, targets=targets, seed=seed, epochs=epochs, trials=trials,
                          study_name=study_name, out=out, training=training, space=space,
                          population_size=population, reuse_duplicates=reuse, source=source)
@@ -228,12 +236,10 @@ def _training(table: dict, source: str) -> Training:
 
 
 def _space(table: dict, source: str) -> Space:
-    _known(table, SPACE_KEYS, "space.", source)
     defaults = Space()
     values: dict[str, Any] = {}
     for key in ("weight_bits", "act_bits", "input_bits"):
         values[key] = _int_choices(table.get(key, list(getattr(defaults, key))), f"space.{key}", source, 1, 16)
-    values["reuse_factor"] = _int_choices(table.get("reuse_factor", [1]), "space.reuse_factor", source, 1, 4096)
     hidden = table.get("hidden", [list(h) for h in defaults.hidden])
     if not isinstance(hidden, list) or not hidden:
         raise SweepConfigError(f"{source}: space.hidden must be a non-empty list of hidden-layer size lists",
@@ -255,83 +261,131 @@ def _space(table: dict, source: str) -> Space:
         raise SweepConfigError(f"{source}: space.fault_aware = {aware!r} must be a list of booleans",
                                hint="e.g. fault_aware = [false, true]")
     values["fault_aware"] = _unique(aware, "space.fault_aware", source)
-    losses = table.get("accuracy_loss", [0.0])
-    if isinstance(losses, int | float) and not isinstance(losses, bool):
-        losses = [losses]
-    if not isinstance(losses, list) or not losses or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1 for v in losses):
-        raise SweepConfigError(f"{source}: space.accuracy_loss = {losses!r} must be a list of numbers in [0, 1)",
-                               hint="e.g. accuracy_loss = [0.0, 0.01, 0.05]")
-    values["accuracy_loss"] = _unique([float(v) for v in losses], "space.accuracy_loss", source)
+    values["knobs"] = {key: value for key, value in table.items() if key not in MODEL_KEYS}  # checked with targets
     return Space(**values)
+
+
+def _choices(value, name: str, source: str) -> tuple:
+    """A knob's choices: a list, one value, or an integer range table {low, high, step}."""
+    if isinstance(value, dict):
+        return _int_choices(value, name, source, -2**31, 2**31)
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str | int | float | bool) for v in values):
+        raise SweepConfigError(f"{source}: {name} = {value!r} must be a list of numbers, strings or booleans",
+                               hint="e.g. [1, 2, 4]")
+    return _unique(values, name, source)
 
 
 def _targets(entries, space: Space, source: str) -> tuple[TargetSpec, ...]:
     if not isinstance(entries, list) or not entries:
         raise SweepConfigError(f"{source}: missing [[targets]]", hint="add at least one, e.g. [[targets]] "
                                "target = \"fpga\" card = \"pynq-z2\"")
-    from codesign.cards import load_card
-
-    targets = []
-    for index, entry in enumerate(entries):
-        key = f"targets[{index}]"
-        if not isinstance(entry, dict):
-            raise SweepConfigError(f"{source}: {key} must be a table", hint="write [[targets]] sections")
-        _known(entry, TARGET_KEYS, f"{key}.", source)
-        target = entry.get("target")
-        if target not in FAMILIES:
-            raise SweepConfigError(f"{source}: {key}.target = {target!r} is unknown",
-                                   hint=f"use one of {', '.join(FAMILIES)}")
-        card_name = entry.get("card")
-        if not isinstance(card_name, str) or not card_name:
-            raise SweepConfigError(f"{source}: missing {key}.card", hint="name a card (see `codesign cards`)")
-        try:
-            card = load_card(card_name)
-        except CodesignError as exc:
-            raise SweepConfigError(f"{source}: {key}.card: {exc.message}", hint=exc.hint) from None
-        if card.family != target:
-            raise SweepConfigError(f"{source}: {key}.card = {card_name!r} is a {card.family} card, not {target}",
-                                   hint=f"pick a {target} card (`codesign cards --family {target}`)")
-        name = entry.get("name", target)
-        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-            raise SweepConfigError(f"{source}: {key}.name = {name!r} must be letters, digits, - or _",
-                                   hint="e.g. name = \"fpga_small\"")
-        if name == "accuracy" or any(t.name == name for t in targets):
-            raise SweepConfigError(f"{source}: {key}.name = {name!r} is used twice",
-                                   hint="give targets of the same family distinct names")
-        options = entry.get("options", {})
-        if not isinstance(options, dict):
-            raise SweepConfigError(f"{source}: {key}.options must be a table", hint="e.g. options = { strategy = \"latency\" }")
-        _check_options(target, options, key, source)
-        instances = _positive_int(entry.get("instances", 20), f"{key}.instances", source)
-        search_trials = _positive_int(entry.get("search_trials", 200), f"{key}.search_trials", source)
-        for extra, family in (("instances", "crossbar"), ("search_trials", "printed")):
-            if extra in entry and target != family:
-                raise SweepConfigError(f"{source}: {key}.{extra} applies to {family} targets only",
-                                       hint=f"remove it from the {target} target")
-        targets.append(TargetSpec(name, target, card_name, dict(options), instances, search_trials))
+    takers = _knob_takers(entries)
+    for knob in space.knobs:
+        if knob not in takers:
+            known = sorted({*MODEL_KEYS, *takers})
+            raise SweepConfigError(f"{source}: unknown key 'space.{knob}'",
+                                   hint=f"use one of {', '.join(known)} (backend knobs: `codesign backends --options TARGET`)")
+        _choices(space.knobs[knob], f"space.{knob}", source)
+    targets = [_target(entry, f"targets[{index}]", space, source) for index, entry in enumerate(entries)]
+    names = [t.name for t in targets]
+    for index, name in enumerate(names):
+        if name == "accuracy" or names.index(name) != index:
+            raise SweepConfigError(f"{source}: targets[{index}].name = {name!r} is used twice",
+                                   hint="give targets of the same backend distinct names")
     return tuple(targets)
 
 
-OWNED_OPTIONS = {"fpga": {"reuse_factor": "space.reuse_factor"},
-                 "printed": {"data": "dataset", "seed": "seed", "accuracy_loss": "space.accuracy_loss"},
-                 "crossbar": {"x": "dataset"}}
+def _knob_takers(entries: list) -> set[str]:
+    """Sweep knobs of the installed backends the config's targets name (for the unknown-key check)."""
+    from codesign.backends.base import get_backend, installed_backends
+
+    knobs: set[str] = set()
+    for entry in entries:
+        target = entry.get("target") if isinstance(entry, dict) else None
+        if target in installed_backends():
+            with contextlib.suppress(CodesignError):
+                knobs.update(get_backend(target).sweep_knobs)
+    return knobs
 
 
-def _check_options(target: str, options: dict, key: str, source: str) -> None:
-    from codesign.backends.crossbar.backend import MAPPING_OPTIONS
-    from codesign.backends.fpga.backend import ESTIMATE_OPTIONS as FPGA_OPTIONS
-    from codesign.backends.printed.backend import ESTIMATE_OPTIONS as PRINTED_OPTIONS
+def _target(entry, key: str, space: Space, source: str) -> TargetSpec:
+    from codesign.backends.base import get_backend, installed_backends
+    from codesign.cards import load_card
 
-    allowed = {"fpga": FPGA_OPTIONS, "crossbar": MAPPING_OPTIONS, "printed": PRINTED_OPTIONS}[target]
-    for option in options:
-        if option in OWNED_OPTIONS[target]:
-            raise SweepConfigError(f"{source}: {key}.options.{option} is set by the sweep",
-                                   hint=f"use {OWNED_OPTIONS[target][option]} instead")
-        if option not in allowed:
-            usable = [o for o in allowed if o not in OWNED_OPTIONS[target]]
-            raise SweepConfigError(f"{source}: {key}.options.{option} is not a {target} estimate option",
-                                   hint=f"use {', '.join(usable)}")
+    if not isinstance(entry, dict):
+        raise SweepConfigError(f"{source}: {key} must be a table", hint="write [[targets]] sections")
+    target = entry.get("target")
+    installed = installed_backends()
+    if target not in installed:
+        raise SweepConfigError(f"{source}: {key}.target = {target!r} is unknown",
+                               hint=f"use one of {', '.join(installed)} (`codesign backends`)")
+    try:
+        backend = get_backend(target)
+    except CodesignError as exc:
+        raise SweepConfigError(f"{source}: {key}.target: {exc.message}", hint=exc.hint) from None
+    schema = backend.options
+    for extra in entry:
+        if extra not in TARGET_KEYS and LEGACY_OPTION_NAMES.get(extra, extra) not in schema:
+            raise SweepConfigError(f"{source}: unknown key '{key}.{extra}'",
+                                   hint=f"use {', '.join(TARGET_KEYS)} or a {target} option "
+                                   f"(`codesign backends --options {target}`)")
+    card_name = entry.get("card", backend.default_card)
+    if not isinstance(card_name, str) or not card_name:
+        raise SweepConfigError(f"{source}: {key}.card = {card_name!r} must be a card name",
+                               hint="name a card (see `codesign cards`)")
+    try:
+        card = load_card(card_name)
+    except CodesignError as exc:
+        raise SweepConfigError(f"{source}: {key}.card: {exc.message}", hint=exc.hint) from None
+    if card.family != backend.family:
+        raise SweepConfigError(f"{source}: {key}.card = {card_name!r} is a {card.family} card, not {backend.family}",
+                               hint=f"pick a {backend.family} card (`codesign cards --family {backend.family}`)")
+    name = entry.get("name", target)
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        raise SweepConfigError(f"{source}: {key}.name = {name!r} must be letters, digits, - or _",
+                               hint="e.g. name = \"fpga_small\"")
+    options = entry.get("options", {})
+    if not isinstance(options, dict):
+        raise SweepConfigError(f"{source}: {key}.options must be a table", hint="e.g. options = { strategy = \"Latency\" }")
+    shorthand = {LEGACY_OPTION_NAMES.get(k, k): v for k, v in entry.items() if k not in TARGET_KEYS}
+    options = {**shorthand, **options}
+    own_space = _table(entry.get("space", {}), f"{key}.space", source)
+    knobs = {k: _choices(v, f"space.{k}", source) for k, v in space.knobs.items() if k in backend.sweep_knobs}
+    for knob, value in own_space.items():
+        if knob not in backend.sweep_knobs:
+            raise SweepConfigError(f"{source}: {key}.space.{knob} is not a sweep knob of {target}",
+                                   hint=f"{target} knobs: {', '.join(backend.sweep_knobs) or 'none'}")
+        knobs[knob] = _choices(value, f"{key}.space.{knob}", source)
+    for knob in knobs:
+        if knob in options:
+            raise SweepConfigError(f"{source}: {key}.options.{knob} is also swept",
+                                   hint=f"set it in {key}.options or in the space, not both")
+    for knob, choices in knobs.items():
+        where = f"{key}.space.{knob}" if knob in own_space else f"space.{knob}"
+        for index, choice in enumerate(choices):
+            _validated(backend, {knob: choice}, f"{where}[{index}]", source)
+    _validated(backend, options, f"{key}.options", source)
+    return TargetSpec(name, target, card_name, dict(options), knobs)
+
+
+def _validated(backend, options: dict, where: str, source: str) -> dict:
+    """Options checked by the backend's own schema, the error naming the config key."""
+    try:
+        return backend.options.resolve(backend.name, options, "sweep")
+    except CodesignError as exc:
+        raise SweepConfigError(f"{source}: {where}: {exc.message}", hint=exc.hint) from None
+
+
+def noise_target(targets) -> TargetSpec | None:
+    """The first target whose backend gives fault-aware training a device noise model."""
+    from codesign.backends.base import get_backend
+    from codesign.cards import load_card
+
+    for target in targets:
+        if get_backend(target.target).training_noise(load_card(target.card)) is not None:
+            return target
+    return None
 
 
 # -- small validators --------------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def pareto_plots(config: SweepConfig, trials, pareto, out_dir: Path) -> list[Pat
             else:
                 axis.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
             axis.set_xlabel(label)
-            axis.set_ylabel("Monte-Carlo mean accuracy" if target.target == "crossbar" else "test accuracy")
+            axis.set_ylabel(f"{target.name} accuracy (test split)")
             axis.grid(alpha=0.3)
         axes[0].legend(fontsize=7, loc="lower right")
         figure.suptitle(f"{target.name} ({target.card}): {len(trials)} trials, {len(pareto)} Pareto-optimal")

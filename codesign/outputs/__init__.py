@@ -161,7 +161,9 @@ def atomic_file(path: str | os.PathLike, *, replace: Replace = "never") -> Itera
 
     ``replace``: "never" (an existing file is an error), "own" (replace only a file that the
     directory's manifest lists with its current content, and list the new one there), "always"
-    (a deliberate rewrite of codesign's own files, e.g. baselines by ``codesign check --update``)."""
+    (a deliberate rewrite of codesign's own files, e.g. baselines by ``codesign check --update``),
+    or a function recognising a file of this kind that codesign wrote (as "own", and also replace
+    what it recognises: a report page of an earlier version has no manifest entry)."""
     resolved = check_file_output(path, replace=replace)
     with _staging_next_to(resolved, path) as staging:
         temporary = staging / resolved.name
@@ -176,10 +178,10 @@ def atomic_file(path: str | os.PathLike, *, replace: Replace = "never") -> Itera
 def _publish_file(temporary: Path, target: Path, replace: Replace, shown: str | os.PathLike) -> None:
     with locked(target.parent), critical():
         ledger = None
-        if replace == "own":
+        if replace not in ("never", "always"):
             ledger = read_manifest(target.parent) or Manifest(target.parent, "ledger")
             digest = entry_digest(temporary)
-        if replace == "always" or (replace == "own" and os.path.lexists(target)):
+        if replace == "always" or (replace != "never" and os.path.lexists(target)):
             check_file_output(target, replace=replace)  # still a regular file (and still codesign's own)?
             os.replace(temporary, target)
         else:

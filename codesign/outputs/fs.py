@@ -183,7 +183,7 @@ _ENVIRONMENT = {errno.ENOSPC: "free some space or choose another path",
 def os_error(exc: OSError, shown: str | os.PathLike) -> OutputError:
     reason = (exc.strerror or str(exc)).lower()
     where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(shown) else ""
-    return OutputError(f"cannot write {shown}: {reason}{where}; nothing was written",
+    return OutputError(f"{shown} cannot be written: {reason}{where}; nothing was written",
                        hint=_ENVIRONMENT.get(exc.errno, "choose another path"))
 
 

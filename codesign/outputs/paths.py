@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextvars
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from codesign.errors import OutputError
 from codesign.outputs.manifest import owns_file, why_not_own
 
-Replace = Literal["never", "own", "always"]
+# "never", "own" (the directory's manifest lists it unchanged), "always" (a deliberate rewrite), or a
+# test that recognises a file of this kind that codesign wrote (own, or the test says so)
+Replace = Literal["never", "own", "always"] | Callable[[Path], bool]
 EMPTY = ("empty",)
 # resolved destination -> what was there when the command started (see claim_directory)
 _CLAIMS: contextvars.ContextVar[dict[Path, tuple | None] | None] = contextvars.ContextVar("codesign_claims",
@@ -39,7 +42,7 @@ def _check_names(absolute: Path, path: str | os.PathLike) -> None:
         limit = 255
     for part in absolute.relative_to(ancestor).parts:
         if len(os.fsencode(part)) > limit:
-            raise OutputError(f"cannot create {path}: the name {part[:24]}... is longer than the file system "
+            raise OutputError(f"{path} cannot be written: the name {part[:24]}... is longer than the file system "
                               f"allows ({limit} bytes)", hint="choose a shorter name")
 
 
@@ -70,9 +73,9 @@ def _check_parent(resolved: Path, path: str | os.PathLike) -> None:
     while not os.path.lexists(ancestor) and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise OutputError(f"cannot create {path}: {ancestor} is not a directory", hint="choose another path")
+        raise OutputError(f"{path} cannot be written: {ancestor} is not a directory", hint="choose another path")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot create {path}: {ancestor} is not writable",
+        raise OutputError(f"{path} cannot be written: {ancestor} is not writable",
                           hint="choose a path in a directory you can write to")
 
 
@@ -121,7 +124,7 @@ def check_file_output(path: str | os.PathLike, *, replace: Replace = "never") ->
         raise OutputError(f"{path} exists and is not a regular file", hint="choose another file name")
     elif replace == "never":
         raise OutputError(f"{path} already exists", hint="choose another name, or remove the file first")
-    elif replace == "own" and not owns_file(resolved):
+    elif replace != "always" and not owns_file(resolved) and not (callable(replace) and replace(resolved)):
         raise OutputError(f"{path} already exists and codesign did not write it (or it was changed since)",
                           hint="move it away, or choose another name")
     return resolved

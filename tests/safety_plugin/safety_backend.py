@@ -14,14 +14,17 @@ import time
 from pathlib import Path
 
 from codesign.artifact import Artifact, atomic_directory
+from codesign.backends.base import BackendBase
 from codesign.estimate import Estimate
 
 
-class HeldBackend:
+class HeldBackend(BackendBase):
     name = "held"
     family = "crossbar"
+    default_card = "rram-40nm"
 
     def lower(self, graph, card, out_dir, *, overwrite=False, **options):
+        self.resolve(options, "export")
         sync = Path(os.environ["SAFETY_SYNC"])
         with atomic_directory(out_dir, overwrite=overwrite) as staging:
             (staging / "first-half.txt").write_text(f"{graph.name} on {card.name}\n")
@@ -33,5 +36,6 @@ class HeldBackend:
         return Artifact.from_directory(self.name, Path(out_dir))
 
     def estimate(self, graph, card, **options):
+        self.resolve(options, "estimate")
         return Estimate(target=self.name, card=card.name, card_hash=card.content_hash, method="analytical",
                         latency_s=1e-6, energy_j=1e-9, area_mm2=1.0, power_w=1e-3, assumptions=("test backend",))
