@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from codesign.dse.config import SweepConfig, TargetSpec
+from codesign.dse.config import SweepConfig
+from codesign.dse.targets import TargetSpec
 
 HIDDEN_SEPARATOR = "-"
 
@@ -81,7 +82,7 @@ def training_noise(config: SweepConfig):
     if training.fault_model == "card":
         from codesign.backends.base import get_backend
         from codesign.cards import load_card
-        from codesign.dse.config import noise_target
+        from codesign.dse.targets import noise_target
 
         target = noise_target(config.targets)
         return get_backend(target.target).training_noise(load_card(target.card))

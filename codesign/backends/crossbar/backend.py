@@ -39,6 +39,10 @@ OPTIONS = OptionSchema((
            low=1, high=1_000_000, commands=_CHIPS, sweep_default=20),
     Option("seed", "int", 0, "seed of the data split and of the simulated chip instances", low=0, high=2**32 - 1,
            commands=frozenset({"estimate", "export"})),
+    Option("read_noise_source", "choice", "philox", "fresh read noise of the Monte-Carlo chips: counter-based "
+           "Philox (fast) or seeded torch generators (reference)", choices=("philox", "torch"), commands=_CHIPS),
+    Option("device", "str", "cpu", "torch device of the Monte-Carlo chip simulation (e.g. cpu, cuda)",
+           commands=_CHIPS),
 ))
 
 
@@ -169,6 +173,9 @@ def _ideal_chip_check(graph: LayerGraph, card: Card, mapping, options: dict[str,
 def _simulation_inputs(options: dict[str, Any]) -> dict[str, Any]:
     """The DAC options the simulator shares with the mapping (None: the simulator's own default)."""
     chosen = {"input_bits": options["input_bits"]}
+    for key in ("read_noise_source", "device"):
+        if key in options:
+            chosen[key] = options[key]
     if "input_full_scale" in options and options["input_full_scale"] != 1.0:
         chosen["input_full_scale"] = options["input_full_scale"]
     return chosen
