@@ -312,6 +312,9 @@ def cli(*args: str, cwd: Path, plugin: bool = False, sync: Path | None = None, *
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN), env.get("PYTHONPATH")]))
     if sync is not None:
         env["SAFETY_SYNC"] = str(sync)
+    # Ctrl-C reaches the command as on a terminal, also when the suite itself runs as a background
+    # job of a non-interactive shell (which starts it, and so its children, with SIGINT ignored)
+    popen.setdefault("preexec_fn", lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
