@@ -100,3 +100,24 @@ def test_ternary_sign_network_is_ternary_bipolar_and_exact(cardio, ternary_sign)
     assert np.array_equal(bits.predictions, reference.predictions)
     assert np.array_equal(bits.codes[1], (reference.codes[1] + 1) // 2)  # the wire carries h, code = 2h - 1
     assert float(np.mean(bits.predictions == cardio.y_test)) > 0.8
+
+
+def test_single_output_with_negative_scale_keeps_the_decision(tmp_path) -> None:
+    """A one-logit model whose scale is negative (value = -g * acc + o): the circuit negates the
+    weights and keeps the bound, on both sides of zero."""
+    from graphs import GraphBuilder, save
+
+    from codesign.ir.crosscheck import random_inputs
+
+    for offset in (0.9, -0.45, 0.0):
+        b = GraphBuilder((1, 6), seed=4)
+        b.quant(scale=1 / 15, bits=4, signed=0)
+        weight = np.array([[1, -1, 0, 1, 1, -1]], dtype=np.float64)
+        b.gemm(b.quantized_weight(weight * 2.0, scale=2.0, bits=2, narrow=1))
+        b.op("Mul", b.const(-0.7))
+        b.op("Add", b.const(offset))
+        graph = load(save(b.build(), tmp_path / "neg.onnx"))
+        x = random_inputs(graph, 512, seed=1)
+        reference = execute(graph, x).predictions
+        assert 0 < reference.mean() < 1
+        assert np.array_equal(evaluate(build(graph), input_codes(graph, x)).predictions, reference)
