@@ -26,6 +26,11 @@ class MLPConfig:
     must be 1): with ``batchnorm`` each hidden neuron is a linear threshold gate whose threshold
     comes from bias and batch norm. ``act_bits=1`` with ``activation="relu"`` is a unit step
     {0, 1}.
+
+    ``input_affine`` learns, per input feature, a gain and an offset applied before the input
+    quantiser: the conversion range of that sensor's converter (its reference levels). With
+    1-bit inputs it is one learned comparator threshold per feature. It exports as Mul and Add
+    before the input Quant, which every backend reads as input pre-processing.
     """
 
     hidden: tuple[int, ...] = (16,)
@@ -38,6 +43,7 @@ class MLPConfig:
     fixed_random: tuple[int, ...] = ()  # indices of dense layers drawn from the device and frozen
     power_of_two: bool = False
     activation: str = "relu"  # hidden activation: "relu" (act_bits-bit unsigned) or "sign" (bipolar, 1 bit)
+    input_affine: bool = False  # learn a per-feature gain and offset before the input quantiser
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -124,13 +130,15 @@ def _build(topology: Topology):
     )
 
     from codesign.quant.brevitas_import import qnn
+    from codesign.quant.input_affine import InputAffine
     from codesign.quant.noisy import NoisyQuantLinear
 
     config = topology.config
     sizes = topology.sizes
     weight_quant = weight_quantizer(config)
     levels = 2**config.input_bits - 1
-    layers: list[nn.Module] = [  # full scale 1.0 (scale 1/levels), or scale 2**-bits for power_of_two
+    layers: list[nn.Module] = [InputAffine(topology.in_features)] if config.input_affine else []
+    layers += [  # full scale 1.0 (scale 1/levels), or scale 2**-bits for power_of_two
         qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=config.input_bits, scaling_impl_type="const",
                           scaling_init=levels / (levels + 1) if config.power_of_two else 1.0,
                           return_quant_tensor=True)
@@ -152,3 +160,4 @@ def _build(topology: Topology):
             else:
                 layers.append(qnn.QuantReLU(act_quant=act_quant, bit_width=config.act_bits, return_quant_tensor=True))
     return nn.Sequential(*layers)
+

@@ -95,12 +95,21 @@ def term_value(x: np.ndarray, shift: int, sign: int, truncation: int) -> np.ndar
 
 
 def accumulate(neuron: Neuron, x: np.ndarray) -> np.ndarray:
-    acc = np.zeros(len(x), dtype=np.int64)
+    """The neuron's accumulator on integer inputs x (N, features), as the circuit forms it:
+    digits at or above the truncation position are exact, each lower digit position s adds
+    its partial products with their low (truncation - s) bits dropped."""
     if neuron.truncation == 0:
-        weights = np.asarray(neuron.weights, dtype=np.int64)
-        return x @ weights
+        return x @ np.asarray(neuron.weights, dtype=np.int64)
+    exact = np.zeros(len(neuron.weights), dtype=np.int64)
+    low: dict[int, np.ndarray] = {}
     for index, shift, sign in neuron.terms():
-        acc += term_value(x[:, index], shift, sign, neuron.truncation)
+        if shift >= neuron.truncation:
+            exact[index] += sign << shift
+        else:
+            low.setdefault(shift, np.zeros(len(neuron.weights), dtype=np.int64))[index] += sign
+    acc = x @ exact
+    for shift, signs in low.items():
+        acc = acc + ((x >> (neuron.truncation - shift)) << neuron.truncation) @ signs
     return acc
 
 
