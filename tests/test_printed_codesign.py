@@ -1,0 +1,151 @@
+"""Printed co-design pieces: the area proxy, hardware-aware retraining, design JSON, the sensor
+interface, and the report's front (constant classifiers never on it)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from codesign.backends.printed.design import Design, Layer, Neuron, evaluate
+from codesign.backends.printed.interface import converted_bits, encoder_verilog, interface_estimate
+from codesign.backends.printed.proxy import area_proxy_mm2, breakdown
+from codesign.backends.printed.requant import ThresholdRequant
+from codesign.backends.printed.retrain import RetrainConfig, pareto_front, retrain, select
+from codesign.backends.printed.serialize import design_from_dict, design_to_dict
+from codesign.cards import load_card
+from codesign.dse.printed import hypervolume
+from codesign.dse.printed_report import Anchor, choose, compare, nondominated
+from codesign.errors import ParameterError
+
+
+def _gate(weights, threshold, truncation=0):
+    return Neuron(tuple(weights), requant=ThresholdRequant((threshold,), 0), truncation=truncation)
+
+
+def _tnn(seed: int = 0, features: int = 6, hidden: int = 4, classes: int = 3, bits: int = 3) -> Design:
+    """A ternary 2-layer threshold-gate network with random weights (3-bit unsigned inputs)."""
+    rng = np.random.default_rng(seed)
+    gates = tuple(_gate(rng.integers(-1, 2, features), int(rng.integers(-3, 6))) for _ in range(hidden))
+    logits = tuple(Neuron(tuple(int(w) for w in rng.integers(-1, 2, hidden)), logit=(2, int(rng.integers(-2, 3))))
+                   for _ in range(classes))
+    return Design("tnn", 0, (1 << bits) - 1, (Layer("dense0", gates, 1), Layer("dense1", logits, 0, True)), classes)
+
+
+def _data(design: Design, samples: int = 400, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(design.input_low, design.input_high + 1, (samples, design.in_features))
+    # labels from a slightly different network: something to learn, not a copy
+    teacher = _tnn(seed + 10, design.in_features, 4, design.classes)
+    return x, evaluate(teacher, x).predictions
+
+
+# -- proxy -----------------------------------------------------------------------------------------
+def test_proxy_counts_no_logic_for_constant_neurons_and_unread_inputs() -> None:
+    design = _tnn()
+    info = breakdown(design)
+    assert info.area_mm2 > 0 and info.live_inputs
+    # a threshold above every reachable sum: the gate is constant, its inputs unread (if only it reads them)
+    never = _gate((1, 1, 0, 0, 0, 0), 100)
+    lonely = replace(design, layers=(Layer("dense0", (never, *design.layers[0].neurons[1:]), 1), design.layers[1]))
+    dead = breakdown(lonely)
+    assert 0 not in dead.live_neurons[0]
+    assert dead.area_mm2 < info.area_mm2
+    # a design whose every hidden gate is constant is a constant classifier: no logic at all
+    constant = replace(design, layers=(Layer("dense0", tuple(_gate((0,) * 6, 0) for _ in range(4)), 1),
+                                       design.layers[1]))
+    assert area_proxy_mm2(constant) == 0.0 and breakdown(constant).live_inputs == ()
+    # pruning a weight never costs more; dropping input bits never costs more
+    pruned = replace(design, layers=(Layer("dense0", (_gate((0, *design.layers[0].neurons[0].weights[1:]),
+                                                            design.layers[0].neurons[0].requant.thresholds[0]),
+                                                      *design.layers[0].neurons[1:]), 1), design.layers[1]))
+    assert area_proxy_mm2(pruned) <= area_proxy_mm2(design)
+    truncated = replace(design, layers=(Layer("dense0", tuple(replace(n, truncation=1) for n in design.layers[0].neurons),
+                                              1), design.layers[1]))
+    assert area_proxy_mm2(truncated) < area_proxy_mm2(design)
+
+
+# -- retraining ------------------------------------------------------------------------------------
+def test_nsga_selection_keeps_the_first_front() -> None:
+    objectives = np.array([[0, 5], [1, 1], [2, 0], [3, 3], [1, 2], [0.5, 4]])
+    chosen = set(select(objectives, 3).tolist())
+    assert chosen == {0, 1, 2}  # (0,5), (1,1), (2,0) are non-dominated
+
+
+def test_retraining_is_bit_true_deterministic_and_keeps_the_start() -> None:
+    design = _tnn()
+    x, y = _data(design)
+    config = RetrainConfig(generations=6, population=16, seed=3)
+    first = retrain(design, x, y, config)
+    again = retrain(design, x, y, config)
+    assert list(first.evaluated) == list(again.evaluated)  # same designs in the same order
+    assert design in first.evaluated and first.start.design == design
+    for candidate, scored in list(first.evaluated.items())[:40]:
+        assert scored.accuracy == pytest.approx(float(np.mean(evaluate(candidate, x).predictions == y)))
+        assert scored.proxy_mm2 == pytest.approx(area_proxy_mm2(candidate))
+    front = first.pareto()
+    assert [s.proxy_mm2 for s in front] == sorted(s.proxy_mm2 for s in front)
+    assert all(a.accuracy < b.accuracy for a, b in zip(front, front[1:]))
+    assert front[-1].accuracy >= first.start.accuracy  # the search never loses the starting design
+    assert pareto_front(list(first.evaluated.values())) == front
+    with pytest.raises(ParameterError):
+        RetrainConfig(population=2)
+
+
+def test_design_json_round_trip() -> None:
+    design = replace(_tnn(), argmax_drop=1)
+    design = design.with_layer(0, Layer("dense0", (replace(design.layers[0].neurons[0], truncation=2),
+                                                   *design.layers[0].neurons[1:]), 1))
+    assert design_from_dict(design_to_dict(design)) == design
+
+
+# -- sensor interface --------------------------------------------------------------------------------
+def test_converted_bits_follow_the_readers() -> None:
+    design = _tnn()
+    bits = converted_bits(design)
+    assert set(bits) == set(breakdown(design).live_inputs)
+    assert all(b == design.input_bits for b in bits.values())
+    truncated = design.with_layer(0, Layer("dense0", tuple(replace(n, truncation=1) for n in design.layers[0].neurons), 1))
+    assert all(b == design.input_bits - 1 for b in converted_bits(truncated).values())
+
+
+def test_interface_cost_counts_comparators_and_a_working_encoder() -> None:
+    from codesign.backends.printed.gatesim import Netlist, simulate
+    from codesign.backends.printed.liberty import combinational_cells, liberty
+    from codesign.backends.printed.synthesis import synthesize
+
+    card = load_card("egfet-1v")
+    design = _tnn(bits=2)
+    estimate = interface_estimate(design, card)
+    assert estimate.comparators == sum(3 for _ in converted_bits(design))
+    assert estimate.area_m2 > estimate.comparators * card.interface.comparator_area.value  # + encoders
+    # the encoder maps every thermometer code to its count
+    functions = {name: cell.function for name, cell in combinational_cells(card).items()}
+    module = synthesize(encoder_verilog(3), liberty(card), "therm2bin").module
+    codes = np.array([(1 << k) - 1 for k in range(8)])
+    gates = simulate(Netlist.from_yosys(module, functions), functions, {"t": codes})
+    assert gates.outputs["code"].tolist() == list(range(8))
+
+
+# -- front and anchors -------------------------------------------------------------------------------
+def test_constant_classifiers_are_never_on_the_front() -> None:
+    pool = [{"validation_accuracy": 0.78, "proxy_mm2": 0.0, "constant": True},
+            {"validation_accuracy": 0.80, "proxy_mm2": 10.0, "constant": False},
+            {"validation_accuracy": 0.79, "proxy_mm2": 20.0, "constant": False},
+            {"validation_accuracy": 0.90, "proxy_mm2": 50.0, "constant": False}]
+    front = nondominated([c for c in pool if not c["constant"]], "validation_accuracy", "proxy_mm2")
+    assert [c["proxy_mm2"] for c in front] == [10.0, 50.0]
+    assert choose(front, 1) == [front[0]] or choose(front, 1) == [front[-1]]
+    assert hypervolume(pool, floor=0.78) > hypervolume(pool[:2], floor=0.78) > 0
+    assert hypervolume([pool[0]], floor=0.78) == 0.0  # a constant adds nothing
+
+
+def test_anchor_comparison_uses_the_front_and_half_a_point() -> None:
+    points = [{"name": "a", "pareto": True, "test_accuracy": 0.850, "area_cm2": 0.1, "power_mw": 0.2},
+              {"name": "b", "pareto": True, "test_accuracy": 0.895, "area_cm2": 1.0, "power_mw": 2.0},
+              {"name": "c", "pareto": False, "test_accuracy": 0.95, "area_cm2": 0.05, "power_mw": 0.1}]
+    rows = compare(points, [Anchor("x", 0.9013, 1.89, 2.08), Anchor("y", 0.8542, 0.135, 0.141), Anchor("z", 0.99, 9.0)])
+    assert rows[0]["reached"] is False  # 0.895 is more than half a point below 0.9013
+    assert rows[1]["point"] == "a" and rows[1]["area_ratio"] == pytest.approx(0.1 / 0.135)
+    assert rows[2]["reached"] is False and rows[2]["best_test_accuracy"] == 0.895
