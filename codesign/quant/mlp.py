@@ -94,10 +94,25 @@ def weight_quantizer(config: MLPConfig):
     import codesign.quant.brevitas_import  # noqa: F401  (quiet import first)
 
     if config.weight_bits == 1:
-        return SignedBinaryWeightPerTensorConst
+        return _learned_scale_binary(SignedBinaryWeightPerTensorConst)
     if config.power_of_two:
         return Int8WeightPerTensorFixedPoint
     return Int8WeightPerChannelFloat if config.per_channel else Int8WeightPerTensorFloat
+
+
+def _learned_scale_binary(base):
+    """Binary weights {-1, +1} x scale with a learned scale (starting at 0.5). Brevitas' constant
+    0.1 keeps the logits of a binary output layer so small that the bias dominates them: a Cardio
+    21-6-3 network trained into a constant classifier (77.9 %), 87.1 % with the learned scale."""
+    from brevitas.core.function_wrapper import TensorClampSte
+    from brevitas.inject.enum import ScalingImplType
+
+    class LearnedScaleBinaryWeight(base):
+        scaling_impl_type = ScalingImplType.PARAMETER
+        scaling_init = 0.5
+        tensor_clamp_impl = TensorClampSte
+
+    return LearnedScaleBinaryWeight
 
 
 def build_mlp(topology: Topology, *, seed: int = 0, switching=None):

