@@ -149,3 +149,20 @@ def test_anchor_comparison_uses_the_front_and_half_a_point() -> None:
     assert rows[0]["reached"] is False  # 0.895 is more than half a point below 0.9013
     assert rows[1]["point"] == "a" and rows[1]["area_ratio"] == pytest.approx(0.1 / 0.135)
     assert rows[2]["reached"] is False and rows[2]["best_test_accuracy"] == 0.895
+
+
+def test_generic_sweep_front_leaves_constant_classifiers_out() -> None:
+    from codesign.dse.evaluate import constant_classifier
+    from codesign.dse.sweep import TrialRecord, is_constant, pareto_front
+
+    assert constant_classifier(np.zeros(10, dtype=int)) and not constant_classifier(np.arange(10) % 2)
+
+    def record(number, accuracy, area, **flags):
+        metrics = {"accuracy": accuracy, "printed.area_mm2": area, **flags}
+        return TrialRecord(number, {}, {"accuracy": accuracy, "printed.area_mm2": area}, metrics, f"trials/{number}")
+
+    trials = [record(0, 0.779, 0.0, **{"printed.constant_classifier": 1.0}),  # "0 mm^2" at the majority accuracy
+              record(1, 0.85, 30.0, constant_classifier=0.0), record(2, 0.88, 80.0), record(3, 0.80, 90.0)]
+    front = pareto_front(trials, ["accuracy", "printed.area_mm2"], ["maximize", "minimize"])
+    assert [t.number for t in front] == [1, 2]
+    assert is_constant(trials[0]) and not is_constant(trials[1])

@@ -118,15 +118,18 @@ def evaluate(config: SweepConfig, params: dict[str, Any], data, trial_dir: str |
     with single_thread():
         path, result = train_and_export(config, params, data, trial_dir / "model.onnx")
         graph = load(path)
-        reference = float(np.mean(execute(graph, data.x_test).predictions == data.y_test))
+        predictions = execute(graph, data.x_test).predictions
+        reference = float(np.mean(predictions == data.y_test))
         metrics: dict[str, float] = {"accuracy": reference, "train_accuracy": float(result.train_accuracy),
-                                     "fake_quant_test_accuracy": float(result.test_accuracy)}
+                                     "fake_quant_test_accuracy": float(result.test_accuracy),
+                                     "constant_classifier": float(constant_classifier(predictions))}
         targets = {}
         for target in config.targets:
             details = estimate_target(config, target, params, graph, data, reference)
             targets[target.name] = details
             estimate = details["estimate"]
             metrics[f"{target.name}.accuracy"] = float(details["accuracy"])
+            metrics[f"{target.name}.constant_classifier"] = float(details.pop("constant", metrics["constant_classifier"]))
             for metric in ("energy_j", "area_mm2", "latency_s", "power_w"):
                 metrics[f"{target.name}.{metric}"] = float(estimate[metric])
     outcome = Outcome(metrics, targets, path, round(time.perf_counter() - started, 3),
@@ -195,12 +198,20 @@ def printed(config: SweepConfig, target: TargetSpec, params: dict[str, Any], gra
                        "chosen_proxy": candidate.proxy}
     implementation = implement(chosen, card, x_test, activity_source=f"test samples of {data.name}",
                                reference_predictions=reference, **synthesis)
-    accuracy = float(np.mean(run_design(chosen, x_test).predictions == data.y_test))
+    predictions = run_design(chosen, x_test).predictions
+    accuracy = float(np.mean(predictions == data.y_test))
     return {"options": {**target.options, "accuracy_loss": loss}, "accuracy": accuracy,
+            "constant": constant_classifier(predictions),
             "accuracy_source": "gate-level design on the test split" + (f" (approximated within {loss:g} "
                                                                          "loss on the training split)" if loss else ""),
             "approximation": search_info, "verification": implementation.verification,
             "_estimate": implementation.estimate}
+
+
+def constant_classifier(predictions: np.ndarray) -> bool:
+    """True for a design that predicts one class for every test input: it costs no logic and
+    scores the majority-class accuracy, so it must never count as a Pareto-optimal design."""
+    return bool(len(np.unique(predictions)) <= 1)
 
 
 def reproduce(config: SweepConfig, params: dict[str, Any], trial_dir: str | Path, data=None) -> Outcome:
