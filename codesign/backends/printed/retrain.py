@@ -193,6 +193,22 @@ def mutate(design: Design, rng: np.random.Generator, config: RetrainConfig,
     return _with_neuron(design, layer_index, neuron_index, _move_threshold(neuron, delta))
 
 
+def shrink(design: Design, rng: np.random.Generator, config: RetrainConfig,
+           bounds: list[tuple[int, int]]) -> Design:
+    """A move towards a smaller design: mostly pruning, sometimes a threshold move to follow it."""
+    if rng.random() < 0.25:
+        return mutate(design, rng, config, bounds)
+    nonzero = [(li, j, i) for li, layer in enumerate(design.layers) for j, n in enumerate(layer.neurons)
+               for i, w in enumerate(n.weights) if w]
+    if not nonzero:
+        return design
+    li, j, i = nonzero[int(rng.integers(len(nonzero)))]
+    neuron = design.layers[li].neurons[j]
+    weights = list(neuron.weights)
+    weights[i] = 0
+    return _with_neuron(design, li, j, replace(neuron, weights=tuple(weights)))
+
+
 def crossover(a: Design, b: Design, rng: np.random.Generator) -> Design:
     """Each neuron from either parent (same topology), argmax precision from one of them."""
     layers = []
@@ -221,11 +237,13 @@ def retrain(design: Design, x_codes: np.ndarray, labels: np.ndarray, config: Ret
             result.evaluated[candidate] = _score(candidate, x_codes, labels, generation)
         return result.evaluated[candidate]
 
+    # the first population spans the whole front: from a few moves to pruning most weights
     population = [result.start]
-    while len(population) < config.population:
+    weights = sum(1 for layer in design.layers for n in layer.neurons for w in n.weights if w)
+    for moves in np.geomspace(1, max(2.0, 0.9 * weights), config.population - 1):
         child = design
-        for _ in range(int(rng.integers(1, 2 * config.mutations + 1))):
-            child = mutate(child, rng, config, bounds)
+        for _ in range(int(round(moves))):
+            child = shrink(child, rng, config, bounds)
         population.append(scored(child, 0))
     bar = tqdm(range(1, config.generations + 1), desc="hardware-aware retraining", unit="gen",
                disable=not progress, leave=False)
