@@ -121,3 +121,36 @@ def test_single_output_with_negative_scale_keeps_the_decision(tmp_path) -> None:
         reference = execute(graph, x).predictions
         assert 0 < reference.mean() < 1
         assert np.array_equal(evaluate(build(graph), input_codes(graph, x)).predictions, reference)
+
+
+def test_crossbar_takes_ternary_networks(cardio, ternary_sign, step_model, tmp_path) -> None:
+    """The crossbar backend maps, estimates and (with ideal devices and converters) reproduces
+    the integer reference of both the sign and the step networks."""
+    from codesign.backends.base import get_backend
+    from codesign.backends.crossbar.simulator import simulate
+    from codesign.cards import load_card
+
+    card = load_card("rram-40nm")
+    for name, (_, path) in (("sign", ternary_sign), ("step", step_model)):
+        graph = load(path)
+        estimate = get_backend("crossbar").estimate(graph, card, x=cardio.x_test[:64])
+        assert estimate.area_mm2 > 0 and estimate.energy_j > 0
+        get_backend("crossbar").lower(graph, card, tmp_path / name)
+        result = simulate(graph, card, cardio.x_test, cardio.y_test, instances=1, noise="ideal",
+                          ideal_converters=True)
+        reference = float(np.mean(execute(graph, cardio.x_test).predictions == cardio.y_test))
+        assert result.mean == pytest.approx(reference, abs=0.01), name
+
+
+@pytest.mark.slow
+def test_fpga_takes_ternary_step_networks(step_model, tmp_path) -> None:
+    """hls4ml firmware of a ternary network with unit-step activations, bit-exact against the
+    integer reference (codesign's FPGA lowering verifies before it writes)."""
+    from codesign.backends.base import get_backend
+    from codesign.cards import load_card
+
+    graph = load(step_model[1])
+    card = load_card("pynq-z2")
+    assert get_backend("fpga").estimate(graph, card).area_mm2 > 0
+    artifact = get_backend("fpga").lower(graph, card, tmp_path / "fpga", samples=500)
+    assert artifact.summary["exact_match_rate"] == 1.0

@@ -274,8 +274,9 @@ def _watched(run, study, config: PrintedSearchConfig, progress: bool) -> None:
 
     def poll() -> None:
         while not done.wait(2.0):
-            bar.n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-            bar.refresh()
+            complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            if complete != bar.n:
+                bar.update(complete - bar.n)
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -284,7 +285,7 @@ def _watched(run, study, config: PrintedSearchConfig, progress: bool) -> None:
     finally:
         done.set()
         thread.join()
-        bar.n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        bar.update(len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) - bar.n)
         bar.close()
 
 
