@@ -166,3 +166,39 @@ def test_generic_sweep_front_leaves_constant_classifiers_out() -> None:
     front = pareto_front(trials, ["accuracy", "printed.area_mm2"], ["maximize", "minimize"])
     assert [t.number for t in front] == [1, 2]
     assert is_constant(trials[0]) and not is_constant(trials[1])
+
+
+def test_converter_levels_are_polished_and_written_back(tmp_path) -> None:
+    """Moving 1-bit comparator thresholds never lowers the accuracy on the data it is tuned on,
+    and the rewritten QONNX model computes exactly the codes the design was scored with."""
+    from graphs import GraphBuilder, save
+
+    from codesign.backends.printed.design import build
+    from codesign.dse.converter_levels import input_stage, polish, write_offsets
+    from codesign.ir import execute, load
+    from codesign.ir.reference import input_codes
+
+    b = GraphBuilder((1, 5), seed=2)
+    b.op("Mul", b.const(np.array([1.0, 2.0, 1.0, 0.5, 1.0], dtype=np.float32)))
+    b.op("Add", b.const(np.array([0.1, -0.6, 0.0, 0.2, -0.1], dtype=np.float32)))
+    b.quant(scale=1.0, bits=1, signed=0)
+    hidden = np.array([[1, -1, 0, 1, 0], [0, 1, 1, -1, 1], [-1, 0, 1, 1, 0]], dtype=np.float64)
+    b.gemm(b.quantized_weight(hidden, scale=1.0, bits=2, narrow=1), b.const(np.array([-0.5, -1.5, 0.5], dtype=np.float32)))
+    b.quant(scale=1.0, bits=1, signed=0)
+    b.gemm(b.quantized_weight(np.array([[1, -1, 1], [-1, 1, 0]], dtype=np.float64), scale=1.0, bits=2, narrow=1))
+    path = save(b.build(), tmp_path / "levels.onnx")
+    graph = load(path)
+    stage = input_stage(graph)
+    assert stage is not None
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 5))
+    labels = (x[:, 0] + 0.5 * x[:, 2] > 0.8).astype(int)
+    design = build(graph)
+    before = float(np.mean(evaluate(design, input_codes(graph, x)).predictions == labels))
+    offsets, after = polish(design, stage, x, labels)
+    assert after > before and not np.array_equal(offsets, stage.offset)
+    written = load(write_offsets(path, offsets, tmp_path / "polished.onnx"))
+    codes = input_codes(written, x)
+    assert np.array_equal(codes, stage.codes(x, offsets))
+    assert float(np.mean(evaluate(build(written), codes).predictions == labels)) == pytest.approx(after)
+    assert np.array_equal(evaluate(build(written), codes).predictions, execute(written, x).predictions)

@@ -41,7 +41,7 @@ class PrintedSpace:
     input_bits: tuple[int, ...] = (1, 2, 3, 4)
     weights: tuple[str, ...] = ("ternary", "binary", "int3")
     activation: tuple[str, ...] = ("sign", "relu2")
-    sparsity: tuple[float, ...] = (0.0, 0.001, 0.003, 0.01)  # L1 pull of latent weights towards 0
+    sparsity: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03)  # L1 pull of latent weights towards 0
     input_affine: tuple[bool, ...] = (True,)
 
     def __post_init__(self) -> None:
@@ -61,7 +61,7 @@ class PrintedSearchConfig:
     dataset: str  # a CSV path, uci:NAME or a scikit-learn set name
     space: PrintedSpace = field(default_factory=PrintedSpace)
     trials: int = 48
-    epochs: int = 30
+    epochs: int = 60
     learning_rate: float = 0.02
     batch_size: int = 64
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
@@ -69,6 +69,7 @@ class PrintedSearchConfig:
     seed: int = 0
     card: str = "egfet-1v"
     time_budget_s: float | None = None  # stop starting trials after this long (None: run all trials)
+    polish_levels: bool = True  # co-design the converter levels of every front design (converter_levels)
 
     def __post_init__(self) -> None:
         if self.trials < 1 or self.epochs < 1:
@@ -151,12 +152,14 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
     from codesign.backends.printed.design import build, evaluate
     from codesign.backends.printed.retrain import pareto_front, retrain
     from codesign.backends.printed.serialize import design_to_dict
+    from codesign.dse.converter_levels import input_stage, polish, write_offsets
     from codesign.ir import load
     from codesign.ir.reference import input_codes
     from codesign.quant import Topology, TrainConfig, build_mlp, train
     from codesign.quant.export import export_qonnx, training_metadata
 
     trial_dir.mkdir(parents=True, exist_ok=True)
+    started = time.process_time()
     mlp = mlp_config(params)
     data = splits.training_set()
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
@@ -168,17 +171,28 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
     graph = load(export_qonnx(result.model, trial_dir / "model.onnx", in_features=data.features, metadata=metadata))
     exact = build(graph, name=f"{splits.name}_t{trial_dir.name}")
     x_search, x_val = input_codes(graph, splits.x_search), input_codes(graph, splits.x_val)
+    trained = time.process_time()
     evolved = retrain(exact, x_search, splits.y_search, replace(config.retrain, seed=seed))
     candidates = []
-    for item in pareto_front(list(evolved.evaluated.values())):
-        predictions = evaluate(item.design, x_val).predictions
-        candidates.append({"design": design_to_dict(item.design), "search_accuracy": item.accuracy,
-                           "validation_accuracy": float(np.mean(predictions == splits.y_val)),
-                           "proxy_mm2": item.proxy_mm2, "exact": item.design == exact,
-                           "constant": bool(len(np.unique(predictions)) == 1)})
+    stage = input_stage(graph)
+    for index, item in enumerate(pareto_front(list(evolved.evaluated.values()))):
+        variants = [("model.onnx", item.accuracy, x_val)]
+        if stage is not None and config.polish_levels:  # converter levels co-designed with this design
+            offsets, accuracy = polish(item.design, stage, splits.x_search, splits.y_search, seed=seed)
+            if accuracy > item.accuracy + 1e-12:
+                path = write_offsets(trial_dir / "model.onnx", offsets, trial_dir / f"levels_{index}.onnx")
+                variants.append((path.name, accuracy, stage.codes(splits.x_val, offsets)))
+        for model, accuracy, codes in variants:
+            predictions = evaluate(item.design, codes).predictions
+            candidates.append({"design": design_to_dict(item.design), "search_accuracy": accuracy,
+                               "validation_accuracy": float(np.mean(predictions == splits.y_val)),
+                               "proxy_mm2": item.proxy_mm2, "exact": item.design == exact, "model": model,
+                               "constant": bool(len(np.unique(predictions)) == 1)})
     (trial_dir / "candidates.json").write_text(json.dumps(
         {"params": params, "seed": seed, "fake_quant_validation_accuracy": result.test_accuracy,
-         "evaluated_designs": len(evolved.evaluated), "candidates": candidates}, sort_keys=True) + "\n")
+         "evaluated_designs": len(evolved.evaluated), "candidates": candidates,
+         "cpu_seconds": {"training": trained - started, "retraining": time.process_time() - trained}},
+        sort_keys=True) + "\n")
     return candidates
 
 

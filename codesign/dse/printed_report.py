@@ -8,6 +8,7 @@ reaches the majority-class accuracy: it is listed, flagged ``constant``, and nev
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,17 +74,19 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
     constants = [c for c in pool if c["constant"]]
     front = nondominated([c for c in pool if not c["constant"]], "validation_accuracy", "proxy_mm2")
     chosen = choose(front, points)
-    graphs: dict[int, Any] = {}
+    graphs: dict[Path, Any] = {}
     rows = []
     for candidate in tqdm(chosen, desc="synthesis + gate-level verification", unit="design", disable=not progress):
         trial = candidate["trial"]
-        if trial not in graphs:
-            graphs[trial] = load(out_dir / "trials" / str(trial) / "model.onnx")
-        graph = graphs[trial]
+        model = out_dir / "trials" / str(trial) / candidate.get("model", "model.onnx")
+        if model not in graphs:
+            graphs[model] = load(model)
+        graph = graphs[model]
         design = design_from_dict(candidate["design"])
         x_test = input_codes(graph, splits.x_test)
         reference = execute(graph, splits.x_test).predictions if candidate["exact"] else None
         name = f"t{trial}_{candidate['index']}"
+        row_model = model.name
         implementation = implement(design, card, x_test, activity_source=f"test samples of {splits.name}",
                                    reference_predictions=reference, timeout_s=synthesis_timeout_s,
                                    header={"design": "exact" if candidate["exact"] else "hardware-aware retrained",
@@ -98,12 +101,13 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
                "proxy_mm2": candidate["proxy_mm2"], "area_cm2": estimate.resources["area_cm2"],
                "power_mw": estimate.resources["power_mw"], "cells": estimate.resources["cells"],
                "latency_s": estimate.latency_s, "verification": implementation.verification,
-               "input_bits": design.input_bits}
+               "input_bits": design.input_bits, "model": f"trials/{trial}/{row_model}"}
         if interface is not None:
             row["interface"] = interface.to_dict()
             row["system_area_cm2"] = row["area_cm2"] + interface.area_m2 * 1e4
             row["system_power_mw"] = row["power_mw"] + interface.power_w * 1e3
         _write_point(folder / name, implementation, candidate, row)
+        shutil.copyfile(model, folder / name / "model.onnx")  # the QONNX graph whose input codes the design reads
         rows.append(row)
     live = [r for r in rows if not r["constant"]]
     on_front = {r["name"] for r in nondominated(live, "validation_accuracy", "area_cm2")}
