@@ -54,9 +54,12 @@ def choose(front: list[dict], count: int) -> list[dict]:
 
 
 def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1v", points: int = 20,
-           anchors: list[Anchor] | None = None, synthesis_timeout_s: float = 600.0, progress: bool = True) -> dict:
+           anchors: list[Anchor] | None = None, synthesis_timeout_s: float = 600.0, progress: bool = True,
+           power_cards: tuple[str, ...] = ()) -> dict:
     """Synthesise and verify the chosen front of ``pool``; write ``front.json``, ``front.png`` and
-    one folder per point (Verilog, design, netlist, verification, estimates)."""
+    one folder per point (Verilog, design, netlist, verification, estimates). ``power_cards``:
+    other cards of the same cells (e.g. another supply voltage) whose figures also price the same
+    mapped netlist and switching activity (``power_mw_<card>``), to compare power like for like."""
     from tqdm.auto import tqdm
 
     from codesign.backends.printed.design import evaluate
@@ -102,6 +105,8 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
                "power_mw": estimate.resources["power_mw"], "cells": estimate.resources["cells"],
                "latency_s": estimate.latency_s, "verification": implementation.verification,
                "input_bits": design.input_bits, "model": f"trials/{trial}/{row_model}"}
+        for other in power_cards:
+            row[f"power_mw_{other}"] = _repriced_power(implementation, load_card(other), x_test, design)
         if interface is not None:
             row["interface"] = interface.to_dict()
             row["system_area_cm2"] = row["area_cm2"] + interface.area_m2 * 1e4
@@ -122,10 +127,25 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
         "proxy_vs_synthesis": _rank_agreement(rows),
     }
     if anchors:
-        result["anchors"] = compare(result["points"], anchors)
+        power_key = f"power_mw_{power_cards[0]}" if power_cards else "power_mw"
+        result["anchors"] = compare(result["points"], anchors, power_key=power_key)
     (out_dir / "front.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     plot(result, anchors or [], out_dir / "front.png")
     return result
+
+
+def _repriced_power(implementation, card, x_test: np.ndarray, design) -> float:
+    """Power (mW) of the same mapped netlist and test-set activity with another card's cell figures."""
+    from codesign.backends.printed.cost import netlist_estimate
+    from codesign.backends.printed.gatesim import Netlist, simulate
+    from codesign.backends.printed.liberty import combinational_cells
+
+    functions = {name: cell.function for name, cell in combinational_cells(card).items()}
+    netlist = Netlist.from_yosys(implementation.synthesis.module, functions)
+    gates = simulate(netlist, functions, {f"x{i}": x_test[:, i] for i in range(design.in_features)})
+    estimate = netlist_estimate(netlist, card, gates, model=design.name, activity_source="test samples",
+                                versions={})
+    return float(estimate.resources["power_mw"])
 
 
 def _write_point(folder: Path, implementation, candidate: dict, row: dict) -> None:
@@ -155,9 +175,11 @@ def _rank_agreement(rows: list[dict]) -> dict:
                                        "max": float(max(ratio))} if ratio else {}}
 
 
-def compare(points: list[dict], anchors: list[Anchor], *, within: float = 0.005) -> list[dict]:
+def compare(points: list[dict], anchors: list[Anchor], *, within: float = 0.005,
+            power_key: str = "power_mw") -> list[dict]:
     """For each anchor: the smallest reported (Pareto) design whose test accuracy is at most
-    ``within`` below the anchor's, and its area and power ratios (classifier alone)."""
+    ``within`` below the anchor's, and its area and power ratios (classifier alone; power from
+    ``power_key``, e.g. the point priced at the anchor's supply voltage)."""
     front = [p for p in points if p.get("pareto")]
     rows = []
     for anchor in anchors:
@@ -166,9 +188,11 @@ def compare(points: list[dict], anchors: list[Anchor], *, within: float = 0.005)
         row = {"anchor": anchor.label, "anchor_accuracy": anchor.accuracy, "anchor_area_cm2": anchor.area_cm2,
                "anchor_power_mw": anchor.power_mw, "reached": best is not None}
         if best is not None:
+            power = best.get(power_key, best["power_mw"])
             row.update(point=best["name"], test_accuracy=best["test_accuracy"], area_cm2=best["area_cm2"],
-                       power_mw=best["power_mw"], area_ratio=best["area_cm2"] / anchor.area_cm2,
-                       power_ratio=best["power_mw"] / anchor.power_mw if anchor.power_mw else None)
+                       power_mw=power, power_source=power_key if power_key in best else "power_mw",
+                       area_ratio=best["area_cm2"] / anchor.area_cm2,
+                       power_ratio=power / anchor.power_mw if anchor.power_mw else None)
         else:
             row["best_test_accuracy"] = max((p["test_accuracy"] for p in front), default=None)
         rows.append(row)
