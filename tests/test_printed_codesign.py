@@ -202,3 +202,17 @@ def test_converter_levels_are_polished_and_written_back(tmp_path) -> None:
     assert np.array_equal(codes, stage.codes(x, offsets))
     assert float(np.mean(evaluate(build(written), codes).predictions == labels)) == pytest.approx(after)
     assert np.array_equal(evaluate(build(written), codes).predictions, execute(written, x).predictions)
+
+
+def test_repricing_a_netlist_with_another_cards_cells() -> None:
+    """The same mapped netlist and activity priced with the 0.6 V cells: the 1 V card reproduces
+    the implementation's own power, the 0.6 V card (the published points' library) is lower."""
+    from codesign.backends.printed.implement import implement
+    from codesign.dse.printed_report import _repriced_power
+
+    design = _tnn()
+    x, _ = _data(design, samples=128)
+    implementation = implement(design, load_card("egfet-1v"), x, activity_source="random")
+    same = _repriced_power(implementation, load_card("egfet-1v"), x, design)
+    assert same == pytest.approx(implementation.estimate.resources["power_mw"])
+    assert 0 < _repriced_power(implementation, load_card("egfet-0.6v"), x, design) < same / 2
