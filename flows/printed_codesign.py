@@ -42,6 +42,7 @@ ANCHORS = {
     "pendigits": [Anchor("best (4-bit inputs)", 0.9404, 48.2, 47.8, 4), Anchor("within 1 point", 0.9355, 45.2, 44.9, 3),
                   Anchor("within 5 points", 0.8928, 27.6, 28.8, 2)],
 }
+SEARCH_SAMPLES = 1116  # Cardio's search part: --epochs is the epoch count at this size
 ANCHOR_CARD = "egfet-0.6v"  # the published points are priced with the 0.6 V EGFET library: power like for like
 
 # the search space per set: small hidden layers suffice for the 3-class and wine sets; ten pen
@@ -72,21 +73,33 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run_dataset(name: str, args: argparse.Namespace, console: Console) -> dict:
     path = uci_path(name, args.uci_dir)
+    splits = make_splits(str(path), seed=args.seed)
+    # the same number of training steps per trial on every set: larger sets train fewer epochs
+    epochs = max(10, min(args.epochs, round(args.epochs * SEARCH_SAMPLES / len(splits.y_search))))
     config = PrintedSearchConfig(dataset=str(path), space=SPACES.get(name, DEFAULT_SPACE), trials=args.trials,
-                                 epochs=args.epochs, seed=args.seed, card=args.card, time_budget_s=args.time_budget,
+                                 epochs=epochs, seed=args.seed, card=args.card, time_budget_s=args.time_budget,
                                  retrain=RetrainConfig(generations=args.generations))
     folder = args.out / name
     console.print(f"[bold]{name}[/]: {args.trials} trials on {args.workers} workers ...")
     started = time.perf_counter()
     pool = search(config, folder, workers=args.workers)
     searched = time.perf_counter() - started
-    result = report(pool, make_splits(config.dataset, seed=args.seed, validation_fraction=config.validation_fraction),
-                    folder, card_name=args.card, points=args.points, anchors=ANCHORS.get(name),
+    result = report(pool, splits, folder, card_name=args.card, points=args.points, anchors=ANCHORS.get(name),
                     power_cards=(ANCHOR_CARD,) if args.card != ANCHOR_CARD else ())
     result.update(search_seconds=searched, report_seconds=time.perf_counter() - started - searched,
-                  trials=args.trials, workers=args.workers)
+                  trials=args.trials, workers=args.workers, epochs=epochs,
+                  trial_cpu_seconds=_trial_cpu(folder))
     (folder / "front.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return result
+
+
+def _trial_cpu(folder: Path) -> dict[str, float]:
+    """CPU seconds of all trials by stage (training, retraining, converter levels)."""
+    total: dict[str, float] = {}
+    for path in (folder / "trials").glob("*/candidates.json"):
+        for stage, seconds in json.loads(path.read_text()).get("cpu_seconds", {}).items():
+            total[stage] = total.get(stage, 0.0) + seconds
+    return total
 
 
 def table(results: dict[str, dict]) -> Table:
