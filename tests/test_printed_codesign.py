@@ -216,3 +216,30 @@ def test_repricing_a_netlist_with_another_cards_cells() -> None:
     same = _repriced_power(implementation, load_card("egfet-1v"), x, design)
     assert same == pytest.approx(implementation.estimate.resources["power_mw"])
     assert 0 < _repriced_power(implementation, load_card("egfet-0.6v"), x, design) < same / 2
+
+
+@pytest.mark.slow
+def test_search_and_report_end_to_end(tmp_path) -> None:
+    """Two trials on a small set, then the report: every reported point synthesised, verified on
+    the whole test set, with its model, design and converter cost; constants never on the front."""
+    import json
+
+    from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, make_splits, search
+    from codesign.dse.printed_report import report
+
+    config = PrintedSearchConfig(dataset="iris", trials=2, epochs=8,
+                                 space=PrintedSpace(hidden=(3,), input_bits=(1, 2), weights=("ternary",),
+                                                    activation=("sign",), sparsity=(0.01,)),
+                                 retrain=RetrainConfig(generations=4, population=12))
+    pool = search(config, tmp_path, workers=1, progress=False)
+    assert pool and all("validation_accuracy" in c for c in pool)
+    again = search(config, tmp_path, workers=1, progress=False)  # resumed: no new trial
+    assert len(again) == len(pool)
+    result = report(pool, make_splits("iris"), tmp_path, points=3, progress=False)
+    assert result["points"] and (tmp_path / "front.png").is_file()
+    for point in result["points"]:
+        folder = tmp_path / "points" / point["name"]
+        assert point["verification"]["passed"] and point["verification"]["samples"] == len(make_splits("iris").y_test)
+        assert {"design.v", "design.json", "model.onnx", "netlist.json", "estimate.json"} <= {p.name for p in folder.iterdir()}
+        assert not (point["pareto"] and point["constant"])
+    assert json.loads((tmp_path / "front.json").read_text())["synthesised"] == len(result["points"])
