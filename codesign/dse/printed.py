@@ -33,6 +33,7 @@ WEIGHTS = {"binary": 1, "ternary": 2, "int3": 3, "int4": 4, "int8": 8}
 ACTIVATIONS = {"sign": ("sign", 1), "step": ("relu", 1), "relu2": ("relu", 2), "relu3": ("relu", 3),
                "relu4": ("relu", 4)}
 AREA_SPAN_MM2 = (1.0, 1e4)  # hypervolume box on log10(area): 1 mm^2 to 100 cm^2
+POLISH_SAMPLES = 2000
 
 
 @dataclass(frozen=True)
@@ -176,10 +177,15 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
     retrained = time.process_time()
     candidates = []
     stage = input_stage(graph)
+    # converter levels are tuned on at most POLISH_SAMPLES search samples (the move is scored, not fitted)
+    subset = np.random.default_rng(seed).permutation(len(splits.y_search))[:POLISH_SAMPLES]
+    x_polish, y_polish = splits.x_search[subset], splits.y_search[subset]
     for index, item in enumerate(pareto_front(list(evolved.evaluated.values()))):
         variants = [("model.onnx", item.accuracy, x_val)]
         if stage is not None and config.polish_levels:  # converter levels co-designed with this design
-            offsets, accuracy = polish(item.design, stage, splits.x_search, splits.y_search, seed=seed)
+            offsets, _ = polish(item.design, stage, x_polish, y_polish, seed=seed)
+            codes = stage.codes(splits.x_search, offsets)
+            accuracy = float(np.mean(evaluate(item.design, codes).predictions == splits.y_search))
             if accuracy > item.accuracy + 1e-12:
                 path = write_offsets(trial_dir / "model.onnx", offsets, trial_dir / f"levels_{index}.onnx")
                 variants.append((path.name, accuracy, stage.codes(splits.x_val, offsets)))
