@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     parser.add_argument("--datasets", nargs="+")
     parser.add_argument("--baseline-trials", type=int, default=500,
                         help="approximation-search trials of the exact 8-bit baselines (flows/printed_uci.py)")
-    parser.add_argument("--trials", type=int, default=40, help="co-design trials per data set (flows/printed_codesign.py)")
+    parser.add_argument("--trials", type=int, help="co-design trials per data set (default: flows/printed_codesign.py's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
@@ -89,7 +89,8 @@ def main(argv=None) -> int:
     if code:
         return code
     baseline_seconds = time.perf_counter() - started
-    code = _load("printed_codesign").main(["--out", str(args.out / "printed_codesign"), "--trials", str(args.trials),
+    trials = ["--trials", str(args.trials)] if args.trials else []
+    code = _load("printed_codesign").main(["--out", str(args.out / "printed_codesign"), *trials,
                                            "--workers", str(args.workers), *datasets])
     if code:
         return code
