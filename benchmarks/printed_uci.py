@@ -81,19 +81,23 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, help="co-design trials per data set (default: flows/printed_codesign.py's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a part whose results.json already exists (the co-design searches resume anyway)")
     args = parser.parse_args(argv)
     datasets = ["--datasets", *args.datasets] if args.datasets else []
     started = time.perf_counter()
-    code = _load("printed_uci").main(["--out", str(args.out / "printed_uci"), "--trials", str(args.baseline_trials),
-                                      *datasets])
-    if code:
-        return code
+    if not (args.reuse and (args.out / "printed_uci" / "results.json").is_file()):
+        code = _load("printed_uci").main(["--out", str(args.out / "printed_uci"), "--trials", str(args.baseline_trials),
+                                          *datasets])
+        if code:
+            return code
     baseline_seconds = time.perf_counter() - started
     trials = ["--trials", str(args.trials)] if args.trials else []
-    code = _load("printed_codesign").main(["--out", str(args.out / "printed_codesign"), *trials,
-                                           "--workers", str(args.workers), *datasets])
-    if code:
-        return code
+    if not (args.reuse and (args.out / "printed_codesign" / "results.json").is_file()):
+        code = _load("printed_codesign").main(["--out", str(args.out / "printed_codesign"), *trials,
+                                               "--workers", str(args.workers), *datasets])
+        if code:
+            return code
     baselines = {r["dataset"]: r for r in json.loads((args.out / "printed_uci" / "results.json").read_text())}
     fronts = json.loads((args.out / "printed_codesign" / "results.json").read_text())
     console = Console()
