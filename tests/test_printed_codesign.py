@@ -229,7 +229,7 @@ def test_search_and_report_end_to_end(tmp_path) -> None:
 
     config = PrintedSearchConfig(dataset="iris", trials=2, epochs=8,
                                  space=PrintedSpace(hidden=(3,), input_bits=(1, 2), weights=("ternary",),
-                                                    activation=("sign",), sparsity=(0.01,)),
+                                                    activation=("sign",), sparsity=(0.01,), thermometer=(1, 2)),
                                  retrain=RetrainConfig(generations=4, population=12))
     pool = search(config, tmp_path, workers=1, progress=False)
     assert pool and all("validation_accuracy" in c for c in pool)
@@ -243,3 +243,25 @@ def test_search_and_report_end_to_end(tmp_path) -> None:
         assert {"design.v", "design.json", "model.onnx", "netlist.json", "estimate.json"} <= {p.name for p in folder.iterdir()}
         assert not (point["pareto"] and point["constant"])
     assert json.loads((tmp_path / "front.json").read_text())["synthesised"] == len(result["points"])
+
+
+def test_thermometer_inputs_read_each_feature_through_k_comparators() -> None:
+    """k copies of every feature, 1-bit inputs, learned levels starting evenly spread."""
+    from codesign.dse.printed import expand, mlp_config, spread_levels
+    from codesign.quant import Topology, build_mlp
+
+    x = np.array([[0.1, 0.9], [0.6, 0.2]])
+    assert expand(x, 3).tolist() == [[0.1, 0.1, 0.1, 0.9, 0.9, 0.9], [0.6, 0.6, 0.6, 0.2, 0.2, 0.2]]
+    params = {"hidden": 3, "input_bits": 4, "weights": "ternary", "activation": "sign", "sparsity": 0.0,
+              "input_affine": False, "thermometer": 3}
+    config = mlp_config(params)
+    assert config.input_bits == 1 and config.input_affine
+    model = build_mlp(Topology(6, 2, config), seed=0)
+    spread_levels(model, 3)
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        codes = model[1](model[0](torch.as_tensor(expand(np.array([[0.3, 0.8]]), 3), dtype=torch.float32)))
+    # levels 1/4, 2/4, 3/4: 0.3 passes one comparator, 0.8 all three
+    assert (codes.value / codes.scale).round().int().tolist() == [[1, 0, 0, 1, 1, 1]]

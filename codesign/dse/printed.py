@@ -44,6 +44,9 @@ class PrintedSpace:
     activation: tuple[str, ...] = ("sign", "relu2")
     sparsity: tuple[float, ...] = (0.0, 0.003, 0.01, 0.03)  # L1 pull of latent weights towards 0
     input_affine: tuple[bool, ...] = (True,)
+    # comparators per feature: k > 1 reads each feature through k 1-bit comparators at learned levels
+    # (a flash converter's thermometer code, no encoder), i.e. a learned non-uniform k-level input
+    thermometer: tuple[int, ...] = (1,)
 
     def __post_init__(self) -> None:
         for name, values, known in (("weights", self.weights, WEIGHTS), ("activation", self.activation, ACTIVATIONS)):
@@ -53,6 +56,8 @@ class PrintedSpace:
                                      hint=f"choose from {', '.join(known)}")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ParameterError(f"space.hidden {self.hidden} must be positive sizes", hint="e.g. (2, 4, 8)")
+        if not self.thermometer or any(not 1 <= k <= 15 for k in self.thermometer):
+            raise ParameterError(f"space.thermometer {self.thermometer} must be in 1..15", hint="e.g. (1, 3)")
         if not self.input_bits or any(not 1 <= b <= 8 for b in self.input_bits):
             raise ParameterError(f"space.input_bits {self.input_bits} must be in 1..8", hint="e.g. (1, 2, 3, 4)")
 
@@ -101,6 +106,19 @@ class Splits:
         return Dataset(self.name, self.x_search, self.y_search, self.x_val, self.y_val,
                        tuple(str(c) for c in range(self.classes)))
 
+    def thermometer(self, copies: int) -> Splits:
+        """Every feature repeated ``copies`` times: the model reads each sensor through that many
+        1-bit comparators (their levels are the copies' learned offsets)."""
+        if copies == 1:
+            return self
+        return replace(self, x_search=expand(self.x_search, copies), x_val=expand(self.x_val, copies),
+                       x_test=expand(self.x_test, copies))
+
+
+def expand(x: np.ndarray, copies: int) -> np.ndarray:
+    """Each feature repeated ``copies`` times side by side (the model input of thermometer inputs)."""
+    return np.repeat(np.asarray(x), copies, axis=1)
+
 
 def make_splits(dataset: str, *, seed: int = 0, validation_fraction: float = 0.25) -> Splits:
     from sklearn.model_selection import train_test_split
@@ -122,6 +140,7 @@ def suggest(trial, space: PrintedSpace) -> dict[str, Any]:
         "activation": trial.suggest_categorical("activation", list(space.activation)),
         "sparsity": trial.suggest_categorical("sparsity", list(space.sparsity)),
         "input_affine": trial.suggest_categorical("input_affine", list(space.input_affine)),
+        "thermometer": trial.suggest_categorical("thermometer", list(space.thermometer)),
     }
 
 
@@ -129,9 +148,22 @@ def mlp_config(params: dict[str, Any]):
     from codesign.quant import MLPConfig
 
     activation, act_bits = ACTIVATIONS[params["activation"]]
+    copies = int(params.get("thermometer", 1))
     return MLPConfig(hidden=(int(params["hidden"]),), weight_bits=WEIGHTS[params["weights"]], act_bits=act_bits,
-                     input_bits=int(params["input_bits"]), activation=activation, batchnorm=True,
-                     input_affine=bool(params["input_affine"]))
+                     input_bits=1 if copies > 1 else int(params["input_bits"]), activation=activation, batchnorm=True,
+                     input_affine=bool(params["input_affine"]) or copies > 1)
+
+
+def spread_levels(model, copies: int) -> None:
+    """Start the k comparators of every feature at the levels (j + 1) / (k + 1) of its [0, 1] range."""
+    import torch
+
+    from codesign.quant.input_affine import InputAffine
+
+    affine = next(m for m in model.modules() if isinstance(m, InputAffine))
+    levels = torch.arange(1, copies + 1, dtype=torch.float32) / (copies + 1)
+    with torch.no_grad():  # code 1 when x + offset >= 0.5
+        affine.offset.copy_((0.5 - levels).repeat(affine.offset.numel() // copies))
 
 
 def sparsity_penalty(strength: float):
@@ -162,10 +194,14 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
     trial_dir.mkdir(parents=True, exist_ok=True)
     started = time.process_time()
     mlp = mlp_config(params)
+    copies = int(params.get("thermometer", 1))
+    splits = splits.thermometer(copies)
     data = splits.training_set()
     train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
                                learning_rate=config.learning_rate, seed=seed)
     model = build_mlp(Topology(data.features, splits.classes, mlp), seed=seed)
+    if copies > 1:
+        spread_levels(model, copies)
     result = train(model, data, train_config, progress=False, loss_hook=sparsity_penalty(float(params["sparsity"])))
     metadata = {**training_metadata(mlp, train_config, dataset=splits.name),
                 "printed_search_params": json.dumps(params, sort_keys=True)}
@@ -194,6 +230,7 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
             candidates.append({"design": design_to_dict(item.design), "search_accuracy": accuracy,
                                "validation_accuracy": float(np.mean(predictions == splits.y_val)),
                                "proxy_mm2": item.proxy_mm2, "exact": item.design == exact, "model": model,
+                               "input_copies": copies,
                                "constant": bool(len(np.unique(predictions)) == 1)})
     (trial_dir / "candidates.json").write_text(json.dumps(
         {"params": params, "seed": seed, "fake_quant_validation_accuracy": result.test_accuracy,

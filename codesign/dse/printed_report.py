@@ -86,8 +86,10 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
             graphs[model] = load(model)
         graph = graphs[model]
         design = design_from_dict(candidate["design"])
-        x_test = input_codes(graph, splits.x_test)
-        reference = execute(graph, splits.x_test).predictions if candidate["exact"] else None
+        copies = int(candidate.get("input_copies", 1))
+        x_raw = np.repeat(splits.x_test, copies, axis=1)  # thermometer inputs: k comparators per feature
+        x_test = input_codes(graph, x_raw)
+        reference = execute(graph, x_raw).predictions if candidate["exact"] else None
         name = f"t{trial}_{candidate['index']}"
         row_model = model.name
         implementation = implement(design, card, x_test, activity_source=f"test samples of {splits.name}",
@@ -104,7 +106,7 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
                "proxy_mm2": candidate["proxy_mm2"], "area_cm2": estimate.resources["area_cm2"],
                "power_mw": estimate.resources["power_mw"], "cells": estimate.resources["cells"],
                "latency_s": estimate.latency_s, "verification": implementation.verification,
-               "input_bits": design.input_bits, "model": f"trials/{trial}/{row_model}"}
+               "input_bits": design.input_bits, "input_copies": copies, "model": f"trials/{trial}/{row_model}"}
         for other in power_cards:
             row[f"power_mw_{other}"] = _repriced_power(implementation, load_card(other), x_test, design)
         if interface is not None:
