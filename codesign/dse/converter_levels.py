@@ -21,7 +21,7 @@ from codesign.backends.printed.proxy import breakdown
 from codesign.ir.graph import LayerGraph
 from codesign.ir.ops import Affine
 
-MAX_THRESHOLDS = 48  # candidate comparator thresholds per 1-bit input (quantiles of the data)
+MAX_THRESHOLDS = 24  # candidate comparator thresholds per 1-bit input (quantiles of the data)
 FRACTIONS = (-1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1.0)  # offset moves of b-bit inputs, in LSBs
 
 

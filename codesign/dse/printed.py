@@ -34,6 +34,7 @@ ACTIVATIONS = {"sign": ("sign", 1), "step": ("relu", 1), "relu2": ("relu", 2), "
                "relu4": ("relu", 4)}
 AREA_SPAN_MM2 = (1.0, 1e4)  # hypervolume box on log10(area): 1 mm^2 to 100 cm^2
 POLISH_SAMPLES = 2000
+POLISH_DESIGNS = 16  # front designs per trial whose converter levels are co-designed (spread over the front)
 
 
 @dataclass(frozen=True)
@@ -216,9 +217,11 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
     # converter levels are tuned on at most POLISH_SAMPLES search samples (the move is scored, not fitted)
     subset = np.random.default_rng(seed).permutation(len(splits.y_search))[:POLISH_SAMPLES]
     x_polish, y_polish = splits.x_search[subset], splits.y_search[subset]
-    for index, item in enumerate(pareto_front(list(evolved.evaluated.values()))):
+    front = pareto_front(list(evolved.evaluated.values()))
+    polished = set(np.linspace(0, len(front) - 1, min(len(front), POLISH_DESIGNS)).round().astype(int).tolist())
+    for index, item in enumerate(front):
         variants = [("model.onnx", item.accuracy, x_val)]
-        if stage is not None and config.polish_levels:  # converter levels co-designed with this design
+        if stage is not None and config.polish_levels and index in polished:  # converter levels co-designed
             offsets, _ = polish(item.design, stage, x_polish, y_polish, seed=seed)
             codes = stage.codes(splits.x_search, offsets)
             accuracy = float(np.mean(evaluate(item.design, codes).predictions == splits.y_search))
