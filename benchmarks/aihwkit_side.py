@@ -1,24 +1,29 @@
-"""The IBM aihwkit half of the crossbar throughput benchmark.
+"""The IBM aihwkit half of the crossbar benchmark: the same chips, configured to do the same work.
 
-Runs a float MLP as an aihwkit analog MLP (``AnalogLinear`` tiles in an
-``AnalogSequential``, ``InferenceRPUConfig``) for many simulated chip
-instances and times it. Install aihwkit with ``benchmarks/install_aihwkit.sh``;
-aihwkit is imported lazily, so this module imports without it.
+Runs a float MLP as an aihwkit analog MLP (``AnalogLinear`` tiles in an ``AnalogSequential``)
+for many chip instances and times programming plus inference of every instance.  Both of
+aihwkit's inference tiles can be used: its C++ simulator (``InferenceRPUConfig``) and its
+batched torch tile (``TorchInferenceRPUConfig``).  Install aihwkit with
+``benchmarks/install_aihwkit.sh``; aihwkit is imported lazily.
 
-Non-idealities (everything else is off or ideal):
+Every layer gets its own rpu_config (``LayerIO``), so that its converters equal codesign's:
 
-* DAC: ``forward.inp_res`` for ``dac_bits`` bits, aihwkit's signed convention
-  ``1 / (2**bits - 2)`` over ``[-inp_bound, inp_bound]`` (inputs are abs-max
-  normalised per vector first); ``0`` turns quantisation off.
-* ADC: ``forward.out_res`` likewise over ``[-out_bound, out_bound]``; ``0``
-  turns the ADC off (no quantisation and no output clipping).
-* read noise: ``forward.w_noise = read_sigma`` with ``ADDITIVE_CONSTANT``
-  weight noise, drawn anew for every input vector; with
-  ``weight_scaling_omega = 1`` the tile weights span ``[-1, 1]``, so the std is
-  ``read_sigma`` times the tile's max ``|w|``. No output noise.
-* programming noise: :func:`gaussian_programming_noise`, an additive
-  ``N(0, (prog_sigma * g_max)**2)`` on each conductance of a differential pair,
-  clipped at 0; no drift and no drift compensation.
+* no noise management and no bound management (``NoiseManagementType.NONE``,
+  ``BoundManagementType.NONE``): inputs are not rescaled per vector, saturated outputs are
+  not re-run;
+* DAC: fixed range ``inp_bound`` and step ``2 * inp_bound * inp_res`` equal to the layer's
+  input quantiser (aihwkit rounds and clips the input exactly like the layer's activation
+  quantiser, which makes it the inter-layer requantisation too);
+* ADC: fixed ``out_bound`` and ``out_res`` equal to codesign's ADC of a tile, in aihwkit's
+  normalised units (``weight_scaling_omega = 1``: the largest |weight| of a tile is 1);
+* read noise: C++ tile ``w_noise`` with ``ADDITIVE_CONSTANT`` weight noise: a fresh Gaussian
+  per output and input vector with std ``w_noise * ||x||``, as codesign's per-read noise.  The
+  torch tile rejects ``w_noise`` (``AnalogMVM.check_support``); its per-read noise is
+  ``out_noise``, a fresh Gaussian per output and input vector with a fixed std, set to
+  ``w_noise`` times the RMS input norm of the layer's tiles (same number of fresh draws,
+  same average std);
+* programming noise: :func:`gaussian_programming_noise`, additive ``N(0, (sigma g_max)^2)`` on
+  each conductance of a differential pair, clipped at 0; no drift, no drift compensation.
 """
 
 from __future__ import annotations
@@ -38,18 +43,31 @@ import torch
 AIHWKIT_VERSION = "1.2.0"
 G_MAX = 25.0
 """Conductance (uS) that the max |weight| of a tile maps to (aihwkit's default)."""
+TILES = ("cpp", "torch")
 
 
 def converter_resolution(bits: int) -> float:
-    """aihwkit resolution (fraction of the full range) of a signed ``bits``-bit converter.
+    """aihwkit resolution of a ``bits``-bit converter over [-bound, bound]; ``0`` bits: off (-1).
 
-    ``0`` means off: aihwkit reads a resolution ``<= 0`` as infinitely many steps.
-    """
+    aihwkit's step is ``res * 2 * bound``; ``1 / (2**bits - 2)`` is its signed convention."""
     if bits == 0:
         return -1.0
     if bits < 2:
         raise ValueError(f"converter bits must be 0 (off) or >= 2, got {bits}")
     return 1.0 / (2**bits - 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerIO:
+    """The forward (IOParameters) settings of one layer's tiles."""
+
+    inp_bound: float  # DAC range [-inp_bound, inp_bound], real input units
+    inp_res: float  # DAC step / (2 inp_bound); <= 0: no input quantisation
+    out_bound: float  # ADC range in normalised tile units; <= 0: no clipping
+    out_res: float  # ADC step / (2 out_bound); <= 0: no output quantisation
+    w_noise: float = 0.0  # read noise per weight (normalised units), times ||x|| per read (C++ tile)
+    out_noise: float = 0.0  # fixed-std per-read output noise (the torch tile's stand-in for w_noise)
+    prog_sigma: float = 0.0  # programming noise per conductance, fraction of g_max
 
 
 @functools.cache
@@ -59,12 +77,8 @@ def _noise_model_class() -> type:
     from aihwkit.inference.noise.base import BaseNoiseModel
 
     class GaussianProgrammingNoise(BaseNoiseModel):
-        """Additive Gaussian programming noise on each conductance; no drift.
-
-        Weights map onto a differential pair (g+, g-) in ``[0, g_max]`` with the
-        tile's max |w| at ``g_max``; each conductance gets ``N(0, (sigma * g_max)**2)``
-        and is clipped at 0 (a conductance cannot be negative).
-        """
+        """Additive Gaussian programming noise on each conductance of a differential pair
+        (the tile's max |w| at ``g_max``), clipped at 0; no drift."""
 
         def __init__(self, prog_sigma: float, g_max: float = G_MAX) -> None:
             super().__init__(SinglePairConductanceConverter(g_max=g_max, g_min=0.0))
@@ -77,9 +91,8 @@ def _noise_model_class() -> type:
             noise = torch.randn_like(g_target) * (self.prog_sigma * self.g_max)
             return (g_target + noise).clamp_(min=0.0)
 
-        def apply_drift_noise_to_conductance(
-            self, g_prog: torch.Tensor, drift_noise_param: torch.Tensor | None, t_inference: float
-        ) -> torch.Tensor:
+        def apply_drift_noise_to_conductance(self, g_prog: torch.Tensor, drift_noise_param: torch.Tensor | None,
+                                             t_inference: float) -> torch.Tensor:
             return g_prog
 
     return GaussianProgrammingNoise
@@ -90,29 +103,33 @@ def gaussian_programming_noise(prog_sigma: float, g_max: float = G_MAX) -> Any:
     return _noise_model_class()(prog_sigma, g_max)
 
 
-def make_rpu_config(
-    *,
-    prog_sigma: float,
-    read_sigma: float,
-    dac_bits: int,
-    adc_bits: int,
-    tile_rows: int,
-    tile_cols: int,
-) -> Any:
-    """The ``InferenceRPUConfig`` for the benchmark (see the module docstring)."""
-    from aihwkit.simulator.configs import InferenceRPUConfig
-    from aihwkit.simulator.parameters.enums import WeightNoiseType
+def make_rpu_config(io: LayerIO, *, tile: str, tile_rows: int, tile_cols: int) -> Any:
+    """The rpu_config of one layer (see the module docstring)."""
+    from aihwkit.simulator.configs import InferenceRPUConfig, TorchInferenceRPUConfig
+    from aihwkit.simulator.parameters.enums import (
+        BoundManagementType,
+        NoiseManagementType,
+        WeightNoiseType,
+    )
 
-    config = InferenceRPUConfig()
+    if tile not in TILES:
+        raise ValueError(f"tile must be one of {TILES}, got {tile!r}")
+    config = InferenceRPUConfig() if tile == "cpp" else TorchInferenceRPUConfig()
     fwd = config.forward
-    fwd.inp_res = converter_resolution(dac_bits)
-    fwd.out_res = converter_resolution(adc_bits)
-    if adc_bits == 0:
-        fwd.out_bound = -1.0  # <= 0: no output clipping
-    fwd.out_noise = 0.0
-    fwd.w_noise_type = WeightNoiseType.ADDITIVE_CONSTANT if read_sigma > 0 else WeightNoiseType.NONE
-    fwd.w_noise = float(read_sigma)
-    config.noise_model = gaussian_programming_noise(prog_sigma)
+    fwd.noise_management = NoiseManagementType.NONE
+    fwd.bound_management = BoundManagementType.NONE
+    fwd.inp_bound, fwd.inp_res = float(io.inp_bound), float(io.inp_res)
+    fwd.out_bound, fwd.out_res = float(io.out_bound), float(io.out_res)
+    fwd.inp_noise = 0.0
+    if tile == "cpp":
+        fwd.out_noise = 0.0
+        fwd.w_noise_type = WeightNoiseType.ADDITIVE_CONSTANT if io.w_noise > 0 else WeightNoiseType.NONE
+        fwd.w_noise = float(io.w_noise)
+    else:
+        fwd.out_noise = float(io.out_noise)
+        fwd.w_noise_type = WeightNoiseType.NONE
+        fwd.w_noise = 0.0
+    config.noise_model = gaussian_programming_noise(io.prog_sigma)
     config.drift_compensation = None
     config.mapping.digital_bias = True
     config.mapping.weight_scaling_omega = 1.0
@@ -128,58 +145,41 @@ def _plain(value: Any) -> Any:
         return value.name
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, (bool, int, float, str)) or value is None:
+    if isinstance(value, bool | int | float | str) or value is None:
         return value
     return repr(value)
 
 
-def describe_settings(config: Any, model: torch.nn.Module) -> dict[str, Any]:
+def describe_settings(configs: Sequence[Any], model: torch.nn.Module) -> dict[str, Any]:
     """The aihwkit settings that matter here, in plain Python types."""
-    noise = config.noise_model
+    noise = configs[0].noise_model
     return {
-        "rpu_config": type(config).__name__,
-        "forward": _plain(config.forward),
-        "mapping": _plain(config.mapping),
-        "noise_model": {
-            "class": type(noise).__name__,
-            "prog_sigma": noise.prog_sigma,
-            "g_max": noise.g_converter.g_max,
-            "g_min": noise.g_converter.g_min,
-            "g_converter": type(noise.g_converter).__name__,
-            "clip_negative_conductance": True,
-            "drift": None,
-        },
-        "drift_compensation": None if config.drift_compensation is None
-        else type(config.drift_compensation).__name__,
-        "clip": _plain(config.clip.type),
-        "modifier": _plain(config.modifier.type),
-        "input_range_learning": bool(config.pre_post.input_range.enable),
-        "tiles": [
-            {
-                "layer": name,
-                "module": type(layer.analog_module).__name__,
-                "tile_shapes": [[t.out_size, t.in_size] for t in layer.analog_tiles()],
-            }
-            for name, layer in model.named_analog_layers()
-        ],
+        "rpu_config": type(configs[0]).__name__,
+        "forward_per_layer": [_plain(c.forward) for c in configs],
+        "mapping": _plain(configs[0].mapping),
+        "noise_model": {"class": type(noise).__name__, "prog_sigma_per_layer": [c.noise_model.prog_sigma for c in configs],
+                        "g_max": noise.g_converter.g_max, "g_min": noise.g_converter.g_min,
+                        "clip_negative_conductance": True, "drift": None},
+        "drift_compensation": None,
+        "tiles": [{"layer": name, "module": type(layer.analog_module).__name__,
+                   "tile_shapes": [[t.out_size, t.in_size] for t in layer.analog_tiles()]}
+                  for name, layer in model.named_analog_layers()],
     }
 
 
-def build_model(layers: Sequence[dict[str, Any]], config: Any) -> torch.nn.Module:
+def build_model(layers: Sequence[dict[str, Any]], configs: Sequence[Any]) -> torch.nn.Module:
     """An ``AnalogSequential`` of ``AnalogLinear`` (+ ``ReLU``) with the given float weights."""
     from aihwkit.nn import AnalogLinear, AnalogSequential
 
     modules: list[torch.nn.Module] = []
-    for index, layer in enumerate(layers):
+    for index, (layer, config) in enumerate(zip(layers, configs, strict=True)):
         weight = torch.as_tensor(np.asarray(layer["weight"], dtype=np.float32))
         bias = layer.get("bias")
         out_features, in_features = weight.shape
         linear = AnalogLinear(in_features, out_features, bias=bias is not None, rpu_config=config)
-        linear.set_weights(
-            weight, None if bias is None else torch.as_tensor(np.asarray(bias, dtype=np.float32))
-        )
+        linear.set_weights(weight, None if bias is None else torch.as_tensor(np.asarray(bias, dtype=np.float32)))
         modules.append(linear)
         activation = layer.get("activation")
         if activation == "relu":
@@ -221,45 +221,29 @@ def _threads(threads: int | None) -> Iterator[None]:
             blas.openblas_set_num_threads(old_blas)
 
 
-def run_aihwkit(
-    layers: Sequence[dict[str, Any]],
-    x: np.ndarray,
-    *,
-    instances: int,
-    prog_sigma: float,
-    read_sigma: float,
-    dac_bits: int,
-    adc_bits: int,
-    tile_rows: int,
-    tile_cols: int,
-    seed: int = 0,
-    batch: int = 10000,
-    threads: int | None = None,
-) -> dict[str, Any]:
+def run_aihwkit(layers: Sequence[dict[str, Any]], x: np.ndarray, *, ios: Sequence[LayerIO], tile: str = "cpp",
+                instances: int, tile_rows: int, tile_cols: int, seed: int = 0,
+                batch: int = 10000, threads: int | None = None, keep: str = "first") -> dict[str, Any]:
     """Time ``instances`` chip instances of the MLP on all of ``x`` in aihwkit.
 
-    Each instance is programmed anew (programming noise drawn after
-    ``torch.manual_seed(seed + instance)``), then all inputs run through it in
-    eval mode in batches of ``batch``. The timed region covers programming and
-    inference of every instance, not model construction. The read noise is
-    drawn by aihwkit's C++ simulator from its own clock-seeded RNG, so it is
-    not reproducible. Returns timing, the first instance's logits and the
-    settings used.
+    Each instance is programmed anew (programming noise drawn after ``torch.manual_seed(seed +
+    instance)``), then all inputs run through it in eval mode in batches of ``batch``.  The timed
+    region covers programming and inference of every instance, not model construction.  Read
+    noise comes from aihwkit's own generators (the C++ tile's is clock-seeded).  ``keep``:
+    'first' returns the first instance's logits, 'predictions' every instance's class indices.
     """
     import aihwkit
 
     if instances < 1:
         raise ValueError("instances must be >= 1")
     x_np = np.ascontiguousarray(x, dtype=np.float32)
-    n_samples = x_np.shape[0]
-    config = make_rpu_config(
-        prog_sigma=prog_sigma, read_sigma=read_sigma, dac_bits=dac_bits, adc_bits=adc_bits,
-        tile_rows=tile_rows, tile_cols=tile_cols,
-    )
+    configs = [make_rpu_config(io, tile=tile, tile_rows=tile_rows, tile_cols=tile_cols)
+               for io in ios]
+    predictions = []
     with _threads(threads), torch.no_grad():
-        model = build_model(layers, config)
+        model = build_model(layers, configs)
         x_t = torch.from_numpy(x_np)
-        batches = [x_t[start:start + batch] for start in range(0, n_samples, batch)]
+        batches = [x_t[start:start + batch] for start in range(0, x_np.shape[0], batch)]
         first_logits: np.ndarray | None = None
         start_time = time.perf_counter()
         for instance in range(instances):
@@ -268,24 +252,18 @@ def run_aihwkit(
             outputs = [model(chunk) for chunk in batches]
             if instance == 0:
                 first_logits = torch.cat(outputs).numpy()
+            if keep == "predictions":
+                predictions.append(torch.cat(outputs).argmax(-1).numpy())
         seconds = time.perf_counter() - start_time
         used_threads = torch.get_num_threads()
         blas = _openblas()
         blas_threads = blas.openblas_get_num_threads() if blas else None
-
-    settings = describe_settings(config, model)
-    settings.update(
-        dac_bits=dac_bits, adc_bits=adc_bits, prog_sigma=prog_sigma, read_sigma=read_sigma,
-        tile_rows=tile_rows, tile_cols=tile_cols, seed=seed, batch=batch,
-        torch_threads=used_threads, openblas_threads=blas_threads,
-    )
-    return {
-        "seconds": seconds,
-        "instances": instances,
-        "samples": n_samples,
-        "instance_inferences": instances * n_samples,
-        "inferences_per_s": instances * n_samples / seconds,
-        "logits": first_logits,
-        "settings": settings,
-        "aihwkit_version": aihwkit.__version__,
-    }
+    settings = describe_settings(configs, model)
+    settings.update(tile=tile, tile_rows=tile_rows, tile_cols=tile_cols, seed=seed,
+                    batch=batch, torch_threads=used_threads, openblas_threads=blas_threads,
+                    layer_io=[dataclasses.asdict(io) for io in ios])
+    return {"seconds": seconds, "instances": instances, "samples": x_np.shape[0],
+            "instance_inferences": instances * x_np.shape[0],
+            "inferences_per_s": instances * x_np.shape[0] / seconds, "logits": first_logits,
+            "predictions": np.stack(predictions) if predictions else None, "settings": settings,
+            "aihwkit_version": aihwkit.__version__}

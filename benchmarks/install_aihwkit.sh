@@ -46,9 +46,11 @@ if ! dpkg-query -W -f='${Status}' libopenblas-dev 2>/dev/null | grep -q "install
     fi
     echo "install_aihwkit: installing libopenblas-dev"
     export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -q libopenblas-dev; then
-        apt-get update -q
-        apt-get install -y -q libopenblas-dev
+    # another apt/dpkg run on a shared machine holds the lock for a while: wait for it
+    apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+    if ! apt_get install -y -q libopenblas-dev; then
+        apt_get update -q
+        apt_get install -y -q libopenblas-dev
     fi
 fi
 

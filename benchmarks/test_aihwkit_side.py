@@ -6,9 +6,9 @@ Not part of the default suite (testpaths = tests); run with
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,17 +18,8 @@ import torch
 pytest.importorskip("aihwkit")
 
 
-def _load_side() -> ModuleType:
-    """Import aihwkit_side.py by path (benchmarks/ is not a package)."""
-    path = Path(__file__).with_name("aihwkit_side.py")
-    spec = importlib.util.spec_from_file_location("aihwkit_side", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-side = _load_side()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+side = importlib.import_module("benchmarks.aihwkit_side")
 
 Layers = list[dict[str, Any]]
 
@@ -93,15 +84,25 @@ def trained_mlp(rng: np.random.Generator) -> tuple[Layers, np.ndarray]:
     return layers, sample(2000)[0]
 
 
-def test_ideal_settings_match_float_forward() -> None:
+def _ios(layers: Layers, x: np.ndarray, **values: float) -> list:
+    """Per-layer settings: a DAC range covering each layer's inputs, everything else from ``values``."""
+    ios, h = [], x
+    for layer in layers:
+        bound = float(np.abs(h).max()) or 1.0
+        ios.append(side.LayerIO(**{"inp_bound": bound, "inp_res": -1.0, "out_bound": -1.0, "out_res": -1.0,
+                                   **values}))
+        h = float_forward([layer], h)
+    return ios
+
+
+@pytest.mark.parametrize("tile", side.TILES)
+def test_ideal_settings_match_float_forward(tile: str) -> None:
     rng = np.random.default_rng(1)
     # 300 inputs on 128-row tiles and 40 outputs on 32-column tiles: a mapped tile array.
     layers = random_mlp([300, 40, 24, 7], rng)
     x = rng.random((500, 300), dtype=np.float32)
-    result = side.run_aihwkit(
-        layers, x, instances=2, prog_sigma=0.0, read_sigma=0.0, dac_bits=0, adc_bits=0,
-        tile_rows=128, tile_cols=32, batch=128, threads=1,
-    )
+    result = side.run_aihwkit(layers, x, ios=_ios(layers, x), tile=tile, instances=2, tile_rows=128, tile_cols=32,
+                              batch=128, threads=1)
     expected = float_forward(layers, x)
     assert result["logits"].shape == expected.shape
     rel = np.abs(result["logits"] - expected).max() / np.abs(expected).max()
@@ -111,23 +112,35 @@ def test_ideal_settings_match_float_forward() -> None:
     assert result["aihwkit_version"] == side.AIHWKIT_VERSION
     shapes = result["settings"]["tiles"][0]["tile_shapes"]
     assert len(shapes) == 3 * 2  # ceil(300 / 128) x ceil(40 / 32)
+    forward = result["settings"]["forward_per_layer"][0]
+    assert forward["noise_management"] == "NONE" and forward["bound_management"] == "NONE"
 
 
-def test_noisy_predictions_mostly_agree() -> None:
+def test_fixed_dac_range_quantises_and_clips_like_an_activation_quantiser() -> None:
+    """inp_bound and inp_res give the grid step 2 * bound * res and clip at the bound."""
+    layers = [{"weight": np.eye(4, dtype=np.float32), "bias": None, "activation": None}]
+    x = np.array([[0.0, 0.26, 0.74, 3.0]], dtype=np.float32)
+    io = side.LayerIO(inp_bound=1.0, inp_res=1 / 8, out_bound=-1.0, out_res=-1.0)  # step 0.25, range [-1, 1]
+    out = side.run_aihwkit(layers, x, ios=[io], tile="cpp", instances=1, tile_rows=8, tile_cols=8, threads=1)
+    np.testing.assert_allclose(out["logits"], [[0.0, 0.25, 0.75, 1.0]], atol=1e-6)
+
+
+@pytest.mark.parametrize("tile", side.TILES)
+def test_noisy_predictions_mostly_agree(tile: str) -> None:
     rng = np.random.default_rng(2)
     layers, x = trained_mlp(rng)
     clean = float_forward(layers, x).argmax(1)
-    noisy = dict(instances=3, prog_sigma=0.058, read_sigma=0.01, dac_bits=7, adc_bits=8,
-                 tile_rows=256, tile_cols=256, seed=5)
-    result = side.run_aihwkit(layers, x, **noisy)
+    noisy = _ios(layers, x, w_noise=0.01 if tile == "cpp" else 0.0, out_noise=0.0 if tile == "cpp" else 0.05,
+                 prog_sigma=0.058)
+    result = side.run_aihwkit(layers, x, ios=noisy, tile=tile, instances=3, tile_rows=256, tile_cols=256, seed=5)
     agreement = (result["logits"].argmax(1) == clean).mean()
     assert agreement >= 0.9
     assert np.abs(result["logits"] - float_forward(layers, x)).max() > 1e-3  # noise is on
 
     # Programming noise is drawn from torch's seeded RNG: same seed, same chip.
-    prog_only = dict(noisy, instances=1, read_sigma=0.0, dac_bits=0, adc_bits=0)
-    first = side.run_aihwkit(layers, x, **prog_only)["logits"]
-    again = side.run_aihwkit(layers, x, **prog_only)["logits"]
-    other = side.run_aihwkit(layers, x, **dict(prog_only, seed=6))["logits"]
-    np.testing.assert_array_equal(first, again)
-    assert np.abs(first - other).max() > 1e-3
+    prog_only = _ios(layers, x, prog_sigma=0.058)
+    first = side.run_aihwkit(layers, x, ios=prog_only, tile=tile, instances=1, tile_rows=256, tile_cols=256, seed=5)
+    again = side.run_aihwkit(layers, x, ios=prog_only, tile=tile, instances=1, tile_rows=256, tile_cols=256, seed=5)
+    other = side.run_aihwkit(layers, x, ios=prog_only, tile=tile, instances=1, tile_rows=256, tile_cols=256, seed=6)
+    np.testing.assert_array_equal(first["logits"], again["logits"])
+    assert np.abs(first["logits"] - other["logits"]).max() > 1e-3

@@ -6,11 +6,10 @@ The public API is small on purpose: ``load`` a QONNX model, ``lower`` it with a 
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 # The submodule codesign.estimate is loaded first so that the function below, not the module,
 # stays bound to the name ``codesign.estimate`` (a later first import would rebind it).
 from codesign import estimate as _estimate_module  # noqa: E402,F401
+from codesign.version import __version__
 
 __all__ = ["__version__", "compare", "estimate", "execute", "load", "lower", "simulate"]
 
@@ -36,18 +35,39 @@ def execute(graph, x, **kwargs):
     return _execute(graph, x, **kwargs)
 
 
-def lower(graph, card, out_dir, *, target: str | None = None, **options):
-    """Lower a graph for a target card with its backend; returns the written Artifact."""
-    from codesign.backends import backend_for
+def _target_and_card(card, target: str | None):
+    """(backend, Card) from a Card, a card name or path, or None (the target's default card)."""
+    from codesign.backends import backend_for, get_backend
+    from codesign.backends.base import resolve_card
 
-    return backend_for(target, card).lower(graph, card, out_dir, **options)
+    if card is None:
+        if target is None:
+            from codesign.errors import BackendError
+
+            raise BackendError("no card and no target given", hint="pass a card name, a Card, or target=NAME")
+        backend = get_backend(target)
+        return backend, resolve_card(None, backend)
+    card = resolve_card(card)
+    return backend_for(target, card), card
 
 
-def estimate(graph, card, *, target: str | None = None, **options):
-    """Latency / energy / area estimate of a graph on a target card."""
-    from codesign.backends import backend_for
+def lower(graph, card=None, out_dir=None, *, target: str | None = None, **options):
+    """Lower a graph for a target card with its backend; returns the written Artifact.
 
-    return backend_for(target, card).estimate(graph, card, **options)
+    ``card``: a Card, a card name or .toml path, or None for the target's default card.
+    """
+    if out_dir is None:
+        from codesign.errors import ParameterError
+
+        raise ParameterError("lower() needs out_dir", hint="pass the directory to write, e.g. out_dir='runs/fpga'")
+    backend, card = _target_and_card(card, target)
+    return backend.lower(graph, card, out_dir, **options)
+
+
+def estimate(graph, card=None, *, target: str | None = None, **options):
+    """Latency / energy / area estimate of a graph on a target card (a Card, a name or a path)."""
+    backend, card = _target_and_card(card, target)
+    return backend.estimate(graph, card, **options)
 
 
 def simulate(graph, card, x, y=None, **kwargs):

@@ -28,7 +28,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAMILIES = ("fpga", "crossbar", "printed")
+FAMILIES = ("fpga", "crossbar", "printed")  # the shipped families; plugins add theirs (card_families())
+FAMILY_ENTRY_POINTS = "codesign.card_families"  # name = "module:ParamsDataclass"
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,8 @@ def _flatten(obj: Any, prefix: str):
 # ---------------------------------------------------------------------------------------------
 def _build(cls, table: Any, where: str, file: str):
     """Build a schema dataclass from a TOML table; ``where`` is the dotted key ('' at the top)."""
+    if isinstance(cls, _LazySchema):
+        cls = cls.load()
     if not isinstance(table, dict):
         raise CardError(f"{file}: [{where}] must be a table", hint=f"write a [{where}] section")
     known = {f.name: f for f in dataclasses.fields(cls)}
@@ -349,15 +352,49 @@ def parse_card(text: str, path: str = "<card>") -> Card:
         if not isinstance(data.get(key), str) or not data[key]:
             raise CardError(f"{path}: missing key '{key}'", hint=f"expected {key} = \"...\" at the top")
     family = data.pop("family")
-    if family not in FAMILIES:
-        raise CardError(f"{path}: 'family' = {family!r} is invalid", hint=f"expected one of {', '.join(FAMILIES)}")
+    schemas = card_families()
+    if family not in schemas:
+        raise CardError(f"{path}: 'family' = {family!r} is invalid", hint=f"expected one of {', '.join(schemas)}")
     name = data.pop("name")
     description = data.pop("description", "")
-    params = _build(PARAMS[family], data, "", path)
+    params = _build(schemas[family], data, "", path)
     _family_checks(family, params, path)
     digest = hashlib.sha256(text.encode()).hexdigest()
     return Card(name=name, family=family, description=description, params=params, path=path,
                 content_hash=digest)
+
+
+def card_families() -> dict[str, type]:
+    """{family: schema dataclass}: the shipped families, then those a plugin package registers under
+    the ``codesign.card_families`` entry-point group (loaded only when a card names them)."""
+    from importlib.metadata import entry_points
+
+    schemas: dict[str, Any] = dict(PARAMS)
+    for entry in entry_points(group=FAMILY_ENTRY_POINTS):
+        if entry.name not in schemas:
+            schemas[entry.name] = _LazySchema(entry)
+    return schemas
+
+
+class _LazySchema:
+    """A plugin card family's schema, imported on first use (listing families imports nothing)."""
+
+    def __init__(self, entry) -> None:
+        self.entry = entry
+
+    def __call__(self, **values):
+        return self.load()(**values)
+
+    def load(self):
+        try:
+            cls = self.entry.load()
+        except ImportError as exc:
+            raise CardError(f"card family {self.entry.name!r} cannot be imported: {exc}",
+                            hint="install the package that provides it") from None
+        if not dataclasses.is_dataclass(cls):
+            raise CardError(f"card family {self.entry.name!r} ({self.entry.value}) is not a dataclass",
+                            hint="declare the family's schema as a frozen dataclass of constant()/setting() fields")
+        return cls
 
 
 def _family_checks(family: str, params: Any, path: str) -> None:

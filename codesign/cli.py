@@ -1,7 +1,8 @@
 """The ``codesign`` command line: a thin layer over the public API.
 
-Every user error becomes one line on stderr and exit status 2 (1 where a check ran and
-failed); tracebacks are for bugs only.
+Every user error becomes one line on stderr and exit status 2 (1 where a check ran and failed);
+an internal error (a bug, not the user's input) exits 1 with a short message, and ``--debug``
+shows its traceback.
 """
 
 from __future__ import annotations
@@ -12,64 +13,84 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from codesign import __version__
 from codesign.errors import CodesignError
+from codesign.outputs import check_file_output, check_files_directory, claim_directory
+from codesign.version import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2), like every other user error of codesign."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="codesign",
         description="Co-design quantised MLPs for FPGAs, resistive crossbars and printed electronics.",
     )
     parser.add_argument("--version", action="version", version=f"codesign {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+    debug = _Parser(add_help=False)  # --debug also after the command
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    inspect = commands.add_parser("inspect", help="validate a QONNX model and print its layer table")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[debug])
+
+    inspect = command("inspect", "validate a QONNX model and print its layer table")
     inspect.add_argument("model", help="QONNX .onnx file")
     inspect.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    verify = commands.add_parser("verify", help="check the integer reference against qonnx execution")
+    verify = command("verify", "check the integer reference against qonnx execution")
     verify.add_argument("model", help="QONNX .onnx file")
     verify.add_argument("--samples", type=int, default=256, help="random inputs to try (default 256)")
     verify.add_argument("--seed", type=int, default=0)
     verify.add_argument("--json", action="store_true")
 
-    cards = commands.add_parser("cards", help="list shipped target cards, or show one")
+    cards = command("cards", "list shipped target cards, or show one")
     cards.add_argument("name", nargs="?", help="card name or .toml path to show in full")
-    cards.add_argument("--family", choices=("fpga", "crossbar", "printed"))
+    cards.add_argument("--family", help="only cards of this family (e.g. fpga, crossbar, printed)")
     cards.add_argument("--json", action="store_true")
 
-    commands.add_parser("backends", help="list installed target backends")
+    backends = command("backends", "list installed target backends, or the options of one")
+    backends.add_argument("--options", metavar="TARGET", help="list every option of TARGET (type, allowed values, "
+                          "default, commands, help)")
+    backends.add_argument("--json", action="store_true")
 
     for name, text in (("export", "lower a model for a target and write the artifact"),
                        ("estimate", "estimate latency, energy and area on a target")):
-        sub = commands.add_parser(name, help=text)
+        sub = command(name, text)
         sub.add_argument("model", help="QONNX .onnx file")
         if name == "export":
-            sub.add_argument("--target", help="backend name (default: the card's family)")
-            sub.add_argument("--card", required=True, help="card name (see `codesign cards`) or .toml path")
+            sub.add_argument("--target", help="backend name (`codesign backends`; default: the card's family)")
+            sub.add_argument("--card", help="card name (`codesign cards`) or .toml path (default: the target's "
+                             "default card)")
         else:
             sub.add_argument("--target", help="backend name (default: the card's family), or 'all' for the "
-                             "cross-target table (default cards: one per family)")
+                             "cross-target table")
             sub.add_argument("--card", action="append", metavar="CARD",
-                             help="card name or .toml path; repeat with --target all (default there: "
-                             "pynq-z2, rram-40nm, egfet-1v)")
+                             help="card name or .toml path (default: the target's default card); repeat with "
+                             "--target all (default there: every target with its default card)")
         sub.add_argument("--option", "-O", action="append", default=[], metavar="KEY=VALUE",
-                         help="backend option, repeatable (values parsed as JSON when possible)")
+                         help="backend option, repeatable (`codesign backends --options TARGET` lists them; "
+                         "with --target all, TARGET.KEY=VALUE sets it for one target)")
         sub.add_argument("--data", help="labelled data for verification, activity and approximation: a CSV "
                          "(label last), uci:NAME or a scikit-learn set name (same as -O data=...)")
         if name == "export":
             sub.add_argument("--accuracy-loss", type=float, nargs="+", metavar="LOSS",
                              help="printed: approximate the design within this accuracy loss (e.g. 0.01); "
                              "the first value picks the written design, all of them go to pareto.json")
-            sub.add_argument("--out", required=True, help="output directory (created atomically)")
-            sub.add_argument("--force", action="store_true", help="replace an existing output directory")
+            sub.add_argument("--out", required=True, help="output directory (new or empty; created atomically)")
+            sub.add_argument("--force", action="store_true",
+                             help="replace an output directory that codesign itself wrote earlier")
         else:
             sub.add_argument("--json", action="store_true")
-            sub.add_argument("--out", help="also write the estimate JSON here (with --target all: a directory "
-                             "for comparison.json, .csv and .png)")
+            sub.add_argument("--out", help="also write the estimate JSON to this new file (with --target all: a "
+                             "directory for comparison.json, .csv and .png)")
     for name, (module, text) in EXTENSIONS.items():
-        import_module(module).add_arguments(commands.add_parser(name, help=text, description=text))
+        import_module(module).add_arguments(command(name, text))
     return parser
 
 
@@ -81,16 +102,18 @@ EXTENSIONS = {
 }
 
 
-def _options(pairs: list[str]) -> dict:
+def _options(pairs: list[str]) -> dict[str, str]:
+    """-O KEY=VALUE pairs as text; each backend's option schema converts and checks the values."""
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise CodesignError(f"option {pair!r} is not KEY=VALUE", hint="write e.g. -O reuse_factor=4")
-        try:
-            options[key.replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.replace("-", "_")] = value
+        target, dot, name = key.strip().rpartition(".")
+        key = f"{target}{dot}{name.replace('-', '_')}"  # reuse-factor = reuse_factor; target names keep dashes
+        if key in options:
+            raise CodesignError(f"option {key!r} is given twice", hint="give each -O KEY once")
+        options[key] = value
     return options
 
 
@@ -99,6 +122,10 @@ def _console():
 
     # piped output gets a fixed width so tables stay readable in logs
     return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def cmd_inspect(args) -> int:
@@ -160,7 +187,12 @@ def cmd_cards(args) -> int:
 
         _console().print(card_table(card))
         return 0
-    cards = [c for c in list_cards() if not args.family or c.family == args.family]
+    cards = list_cards()
+    if args.family:
+        families = sorted({card.family for card in cards})
+        if args.family not in families:
+            raise CodesignError(f"--family {args.family!r} has no cards", hint=f"use one of {', '.join(families)}")
+        cards = [card for card in cards if card.family == args.family]
     if args.json:
         print(json.dumps([{"name": c.name, "family": c.family, "description": c.description,
                            "path": c.path} for c in cards], indent=2))
@@ -171,68 +203,136 @@ def cmd_cards(args) -> int:
     return 0
 
 
-def cmd_backends(_args) -> int:
-    from codesign.backends import installed_backends
+def cmd_backends(args) -> int:
+    from codesign.backends import get_backend, installed_backends
 
+    if args.options:
+        backend = get_backend(args.options)
+        rows = backend.options.describe()
+        if args.json:
+            print(json.dumps({"target": backend.name, "family": backend.family, "default_card": backend.default_card,
+                              "sweep_knobs": list(backend.sweep_knobs), "options": rows}, indent=2, default=str))
+            return 0
+        from codesign.report_tables import options_table
+
+        _console().print(options_table(backend, rows))
+        return 0
     found = installed_backends()
-    if not found:
-        print("no backends installed")
+    rows = []
     for name, entry in found.items():
-        print(f"{name:10s} {entry.value}")
+        try:
+            backend = get_backend(name)
+            rows.append({"target": name, "family": backend.family, "default_card": backend.default_card,
+                         "options": list(backend.options.names()), "entry_point": entry.value})
+        except CodesignError as exc:
+            rows.append({"target": name, "entry_point": entry.value, "error": exc.one_line()})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no backends installed")
+    for row in rows:
+        if "error" in row:
+            print(f"{row['target']:10s} unavailable: {row['error']}")
+        else:
+            print(f"{row['target']:10s} family {row['family']:9s} default card {row['default_card']:12s} "
+                  f"{len(row['options'])} options ({row['entry_point']})")
     return 0
 
 
 def _graph_card_backend(args):
-    from codesign.backends import backend_for
+    """The loaded graph, the card and the backend of an export/estimate, from --target and --card."""
+    from codesign.backends import backend_for, get_backend
     from codesign.cards import load_card
     from codesign.ir import load
 
-    names = args.card if isinstance(args.card, list) else [args.card]
-    if not names or names[0] is None:
-        raise CodesignError("no --card given", hint="pass --card NAME (see `codesign cards`), or --target all")
+    names = args.card if isinstance(args.card, list) else [args.card] if args.card else []
     if len(names) > 1:
         raise CodesignError("several --card options need --target all", hint="pass one --card, or --target all")
-    card = load_card(names[0])
-    backend = backend_for(args.target, card)
+    if names:
+        card = load_card(names[0])
+        backend = backend_for(args.target, card)
+    elif args.target:
+        backend = get_backend(args.target)
+        card = load_card(backend.default_card)
+        _note(f"codesign {args.command}: using card {card.name} (the default of target {backend.name}; "
+              f"--card to choose)")
+    else:
+        raise CodesignError("no --target and no --card given",
+                            hint="pass --target NAME (`codesign backends`) or --card NAME (`codesign cards`)")
     return load(args.model), card, backend
 
 
-def cmd_export(args) -> int:
-    graph, card, backend = _graph_card_backend(args)
-    options = _options(args.option)
-    if args.data:
+def _with_data(options: dict, args, backend) -> dict:
+    if getattr(args, "data", None):
+        if "data" not in backend.options:
+            raise CodesignError(f"--data is not used by the {backend.name} target",
+                                hint="drop --data here (`codesign backends --options "
+                                f"{backend.name}` lists what it takes)")
         options["data"] = args.data
+    return options
+
+
+def cmd_export(args) -> int:
+    from pathlib import Path
+
+    claim_directory(args.out, overwrite=args.force)  # refuse an unsafe --out before any work
+    graph, card, backend = _graph_card_backend(args)
+    options = _with_data(_options(args.option), args, backend)
     if args.accuracy_loss:
+        if "accuracy_loss" not in backend.options:
+            raise CodesignError(f"--accuracy-loss is not used by the {backend.name} target", hint="drop it here")
         options["accuracy_loss"] = args.accuracy_loss
+    backend.options.resolve(backend.name, options, "export")  # all option errors before any work
     artifact = backend.lower(graph, card, args.out, overwrite=args.force, **options)
     print(f"wrote {artifact.directory} ({len(artifact.files)} files, sha256 {artifact.digest[:16]})")
+    verification = artifact.summary.get("verification")
+    if verification:
+        print(f"  verified: {verification}")
+    estimate_file = Path(artifact.directory) / "estimate.json"
+    if estimate_file.is_file():
+        from codesign.estimate import Estimate
+
+        estimate = Estimate.load(estimate_file)
+        print(f"  estimate ({estimate.method}, {card.name}): latency {estimate.latency_s:.4g} s, "
+              f"energy {estimate.energy_j:.4g} J, area {estimate.area_mm2:.4g} mm² per inference")
     return 0
 
 
-def _per_target(options: dict) -> dict[str, dict]:
-    """-O fpga.reuse_factor=2 -> {"fpga": {"reuse_factor": 2}}; an undotted key goes to every target."""
-    shared = {key: value for key, value in options.items() if "." not in key}
-    nested: dict[str, dict] = {}
+def _per_target(options: dict[str, str], backends) -> dict[str, dict]:
+    """-O fpga.reuse_factor=2 -> {"fpga": {"reuse_factor": 2}}; an undotted key goes to every
+    compared target whose backend has that option."""
+    names = {backend.name: backend for backend in backends}
+    routed: dict[str, dict] = {name: {} for name in names}
     for key, value in options.items():
-        if "." in key:
-            target, _, name = key.partition(".")
-            nested.setdefault(target, {})[name] = value
-    return {target: {**shared, **nested.get(target, {})} for target in ("fpga", "crossbar", "printed")} | \
-        {target: values for target, values in nested.items() if target not in ("fpga", "crossbar", "printed")}
+        target, dot, name = key.partition(".")
+        if dot:
+            if target not in names:
+                raise CodesignError(f"option {key!r} names target {target!r}, which is not compared",
+                                    hint=f"compared targets: {', '.join(names)}")
+            routed[target][name] = value
+            continue
+        takers = [t for t, backend in names.items() if key in backend.options.names("estimate")]
+        if not takers:
+            raise CodesignError(f"no compared target has an option {key!r}",
+                                hint="see `codesign backends --options TARGET`; TARGET.KEY=VALUE sets one target")
+        for target in takers:
+            routed[target].setdefault(key, value)
+    return {target: values for target, values in routed.items() if values}
 
 
 def cmd_compare(args) -> int:
-    from codesign.cards import load_card
-    from codesign.comparison import DEFAULT_CARDS, compare
+    from codesign.comparison import compare, targets_for
     from codesign.ir import load
 
-    cards = [load_card(name) for name in (args.card or DEFAULT_CARDS)]
+    if args.out:
+        check_files_directory(args.out)
+    pairs = targets_for(args.card)
     options = _options(args.option)
     if args.data:
-        options["printed.data"] = args.data
-    per_target = {target: values for target, values in _per_target(options).items()
-                  if values and target in {card.family for card in cards}}
-    comparison = compare(load(args.model), cards, per_target)
+        options.setdefault("data", args.data)
+    per_target = _per_target(options, [backend for backend, _ in pairs])
+    comparison = compare(load(args.model), [card for _, card in pairs] if args.card else None, per_target)
     if args.out:
         files = comparison.save(args.out)
     if args.json:
@@ -247,10 +347,10 @@ def cmd_compare(args) -> int:
 def cmd_estimate(args) -> int:
     if args.target == "all":
         return cmd_compare(args)
+    if args.out:
+        check_file_output(args.out)
     graph, card, backend = _graph_card_backend(args)
-    options = _options(args.option)
-    if args.data:
-        options["data"] = args.data
+    options = _with_data(_options(args.option), args, backend)
     estimate = backend.estimate(graph, card, **options)
     if args.out:
         estimate.save(args.out)
@@ -270,15 +370,18 @@ COMMANDS = {"inspect": cmd_inspect, "verify": cmd_verify, "cards": cmd_cards, "b
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from codesign.warnings_filter import expected_warnings_silenced
+
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        if args.command in EXTENSIONS:
-            return import_module(EXTENSIONS[args.command][0]).run(args)
-        return COMMANDS[args.command](args)
+        with expected_warnings_silenced():
+            if args.command in EXTENSIONS:
+                return import_module(EXTENSIONS[args.command][0]).run(args)
+            return COMMANDS[args.command](args)
     except CodesignError as exc:
         print(f"codesign {args.command}: error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
@@ -287,6 +390,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug in codesign or a dependency, not the user's input
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        text = " ".join(str(exc).split())[:200]
+        print(f"codesign {args.command}: internal error: {type(exc).__name__}: {text}; this is a bug, please "
+              f"report it{'' if args.debug else ' (--debug shows the traceback)'}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

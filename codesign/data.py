@@ -29,6 +29,7 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
+    source: str = ""  # the file or set it was read from, for error messages
 
     @property
     def features(self) -> int:
@@ -53,17 +54,51 @@ def read_table(path: str | os.PathLike, *, drop_columns: tuple[int, ...] = (),
     rows = list(csv.reader(lines, delimiter=delimiter))
     if not _numeric(rows[0][label_column]) or not all(_numeric(v) or v.strip() == "?" for v in rows[0]):
         rows = rows[1:]  # header row
+    first_row = len(lines) - len(rows) + 1  # line number of the first data row in the file
     width = len(rows[0])
     for index, row in enumerate(rows):
         if len(row) != width:
-            raise DataError(f"{path}: row {index + 1} has {len(row)} columns, expected {width}",
+            raise DataError(f"{path}: row {index + first_row} has {len(row)} columns, expected {width}",
                             hint="fix the file or pass a consistent CSV")
-    table = np.array([[float(v) if v.strip() != "?" else np.nan for v in row] for row in rows])
+    table = np.empty((len(rows), width))
+    for index, row in enumerate(rows):
+        for column, value in enumerate(row):
+            table[index, column] = _cell(value, path, index + first_row, column + 1)
     labels = table[:, label_column]
     if np.isnan(labels).any():
         raise DataError(f"{path}: missing labels", hint="drop samples without a label")
     keep = [c for c in range(width) if c not in {label_column % width, *(d % width for d in drop_columns)}]
     return table[:, keep], labels
+
+
+def _cell(value: str, path: Path, row: int, column: int) -> float:
+    """One CSV cell as a number ('?' and empty cells are missing values)."""
+    text = value.strip()
+    if text in ("?", ""):
+        return np.nan
+    try:
+        number = float(text)
+    except ValueError:
+        raise DataError(f"{path}: row {row}, column {column}: {text[:40]!r} is not a number",
+                        hint="every feature and label must be numeric ('?' or empty marks a missing value)") from None
+    if not np.isfinite(number):
+        raise DataError(f"{path}: row {row}, column {column}: {text!r} is not a finite number",
+                        hint="replace it, or write '?' for a missing value")
+    return number
+
+
+def require_fits(data: Dataset, graph) -> None:
+    """The data must have the model's input features and no more classes than it can predict."""
+    features = graph.input_transform.features
+    where = data.source or data.name
+    if data.features != features:
+        raise DataError(f"{where}: {data.features} features per sample, but model {graph.name} takes {features}",
+                        hint="pass the data the model was trained on")
+    predictable = max(2, graph.out_features)
+    if data.num_classes > predictable:
+        raise DataError(f"{where}: {data.num_classes} classes, but model {graph.name} has {graph.out_features} "
+                        f"output{'s' if graph.out_features > 1 else ''} ({predictable} classes)",
+                        hint="pass the data the model was trained on")
 
 
 def _numeric(value: str) -> bool:
@@ -75,7 +110,7 @@ def _numeric(value: str) -> bool:
 
 
 def prepare(name: str, features: np.ndarray, labels: np.ndarray, *, test_fraction: float = 0.3,
-            seed: int = 0) -> Dataset:
+            seed: int = 0, source: str = "") -> Dataset:
     """Stratified split, median imputation of missing values, [0, 1] scaling from the train split."""
     from sklearn.model_selection import train_test_split
 
@@ -95,7 +130,7 @@ def prepare(name: str, features: np.ndarray, labels: np.ndarray, *, test_fractio
     scale = lambda x: np.clip((x - low) / span, 0.0, 1.0)  # noqa: E731
     labels_text = tuple(str(int(c)) if float(c).is_integer() else str(c) for c in classes)
     return Dataset(name, scale(x_train), y_train.astype(np.int64), scale(x_test), y_test.astype(np.int64),
-                   labels_text)
+                   labels_text, source)
 
 
 def load_csv(path: str | os.PathLike, *, test_fraction: float = 0.3, seed: int = 0,
@@ -105,7 +140,7 @@ def load_csv(path: str | os.PathLike, *, test_fraction: float = 0.3, seed: int =
     layout = UCI_LAYOUTS.get(path.stem, {})
     drop = layout.get("drop_columns", ()) if drop_columns is None else drop_columns
     features, labels = read_table(path, drop_columns=drop)
-    return prepare(path.stem, features, labels, test_fraction=test_fraction, seed=seed)
+    return prepare(path.stem, features, labels, test_fraction=test_fraction, seed=seed, source=str(path))
 
 
 def uci_path(name: str, root: str | os.PathLike | None = None) -> Path:
@@ -128,7 +163,8 @@ def load_sklearn(name: str, *, test_fraction: float = 0.3, seed: int = 0) -> Dat
     import sklearn.datasets
 
     bunch = getattr(sklearn.datasets, f"load_{name}")()
-    return prepare(name, bunch.data.astype(np.float64), bunch.target, test_fraction=test_fraction, seed=seed)
+    return prepare(name, bunch.data.astype(np.float64), bunch.target, test_fraction=test_fraction, seed=seed,
+                   source=f"scikit-learn {name}")
 
 
 def load_dataset(spec: str, *, test_fraction: float = 0.3, seed: int = 0) -> Dataset:

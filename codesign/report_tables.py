@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.table import Table
@@ -44,17 +45,19 @@ def card_table(card) -> Table:
 
 
 def estimate_table(estimate) -> Table:
+    """Headline numbers with SI prefixes, then resources: every unit read from the key's name."""
+    from codesign.estimate import HEADLINE
+    from codesign.report.formatting import format_value
+
     table = Table(title=f"{estimate.model or 'model'} on {estimate.card} ({estimate.target}, {estimate.method})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = (("latency", estimate.latency_s, "s"), ("energy", estimate.energy_j, "J"),
-            ("area", estimate.area_mm2, "mm²"), ("power", estimate.power_w, "W"))
-    for name, value, unit in rows:
-        table.add_row(name, f"{value:.4g} {unit}")
+    for key in HEADLINE:
+        table.add_row(key.split("_", 1)[0], format_value(getattr(estimate, key), key))
     if estimate.throughput_inf_per_s:
-        table.add_row("throughput", f"{estimate.throughput_inf_per_s:.4g} inf/s")
+        table.add_row("throughput", format_value(estimate.throughput_inf_per_s, "throughput_inf_per_s"))
     for name, value in estimate.resources.items():
-        table.add_row(name, f"{value:g}")
+        table.add_row(name, format_value(value, name))
     for assumption in estimate.assumptions:
         table.add_row("assumes", assumption)
     return table
@@ -74,4 +77,18 @@ def vendor_table(estimate):
             error = estimate.breakdown["vendor_relative_error"].get(f"{source}.{metric}")
             table.add_row(source, metric, "-" if guess is None else f"{guess:,.0f}", f"{reported:,.0f}",
                           "-" if error is None else f"{error:+.0%}")
+    return table
+
+
+def options_table(backend, rows: list[dict[str, Any]]) -> Table:
+    """`codesign backends --options TARGET`: every option with what it accepts."""
+    knobs = f"; sweep knobs: {', '.join(backend.sweep_knobs)}" if backend.sweep_knobs else ""
+    table = Table(title=f"{backend.name} options ({backend.family} cards, default card {backend.default_card}{knobs})")
+    for column in ("option", "allowed", "default", "used by", "help"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        default = "-" if row["default"] is None else json.dumps(row["default"])
+        if row["sweep_default"] is not None:
+            default += f" (sweeps: {json.dumps(row['sweep_default'])})"
+        table.add_row(row["name"], row["allowed"], default, ", ".join(row["commands"]), row["help"])
     return table

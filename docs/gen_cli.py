@@ -90,7 +90,32 @@ def render() -> str:
     for name, text, sub in commands:
         out += ["", f"## codesign {name}", "", _cell(sub.description or text), "",
                 "```text", _usage(sub), "```", "", _arguments_table(sub).rstrip()]
+    out += _backend_options()
     return "\n".join(out) + "\n"
+
+
+def _backend_options() -> list[str]:
+    """One table per shipped backend, from its option schema (what `codesign backends --options` prints)."""
+    from codesign.backends.base import get_backend, installed_backends
+
+    out = ["", "## Backend options", "",
+           "Set with `-O KEY=VALUE` (`export`, `estimate`), as keyword arguments in Python, or in a sweep "
+           "target's `options` table; every value is checked against the backend's schema. Options marked "
+           "*sweep* can also be varied per trial in a sweep's `[space]`."]
+    shipped = [name for name, entry in installed_backends().items() if entry.value.startswith("codesign.")]
+    for name in shipped:
+        backend = get_backend(name)
+        knobs = ", ".join(f"`{k}`" for k in backend.sweep_knobs) or "none"
+        out += ["", f"### {name}", "",
+                f"{backend.family} cards; default card `{backend.default_card}`; sweep knobs: {knobs}.", "",
+                "| option | allowed | default | used by | description |", "|---|---|---|---|---|"]
+        for row in backend.options.describe():
+            default = "–" if row["default"] is None else f"`{row['default']}`"
+            if row["sweep_default"] is not None:
+                default += f" (sweeps: `{row['sweep_default']}`)"
+            out.append(f"| `{row['name']}` | {_cell(row['allowed'])} | {default} | {', '.join(row['commands'])} | "
+                       f"{_cell(row['help'])} |")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,12 @@
     python examples/custom_backend.py                # trains a tiny breast_cancer model first
     python examples/custom_backend.py MODEL.onnx
 
-The class below implements the ``codesign.backends.base.Backend`` protocol (``name``,
-``family``, ``lower()``, ``estimate()``); docs/extending.md explains each piece and how to
-register it under the ``codesign.backends`` entry-point group so that ``codesign estimate
---target toy-fpga`` finds it.
+The class below implements the ``codesign.backends.base.Backend`` interface: ``name``, ``family``,
+``default_card``, a typed option schema, the options a sweep may vary, ``lower()`` and
+``estimate()`` (``BackendBase`` supplies ``accepts()`` and the sweep ``evaluate()``);
+docs/extending.md explains each piece and how to register it under the ``codesign.backends``
+entry-point group so that ``codesign estimate --target toy-fpga``, ``--target all``,
+``codesign sweep`` and ``codesign report`` find it.
 """
 
 from __future__ import annotations
@@ -20,28 +22,34 @@ from typing import Any
 
 import codesign
 from codesign.artifact import Artifact, atomic_directory
-from codesign.backends.base import Backend, check_options, tool_versions
+from codesign.backends.base import Backend, BackendBase, tool_versions
 from codesign.cards import Card, load_card
-from codesign.errors import ParameterError
 from codesign.estimate import Estimate
 from codesign.ir.graph import LayerGraph
+from codesign.options import Option, OptionSchema
 
-OPTIONS = ("cycles_per_layer",)
 
-
-class ToyFpgaBackend:
+class ToyFpgaBackend(BackendBase):
     """Every non-zero weight costs one adder of (input bits + weight bits) LUTs; one layer per
     ``cycles_per_layer`` clock cycles. Deliberately crude: it shows the interface, not a model."""
 
     name = "toy-fpga"  # the --target name
-    family = "fpga"  # the card family it accepts (fpga, crossbar or printed)
+    family = "fpga"  # the card family it accepts
+    default_card = "pynq-z2"  # used when no --card is given
+    # Typed options: the CLI (-O cycles_per_layer=2), the Python API and sweep configs are all
+    # validated against this, and `codesign backends --options toy-fpga` prints it.
+    options = OptionSchema((
+        Option("cycles_per_layer", "int", 1, "clock cycles each layer takes", low=1, high=1024),
+    ))
+    sweep_knobs = ("cycles_per_layer",)  # a sweep may vary it per trial ([space] cycles_per_layer = [1, 2])
+
+    def accepts(self, graph: LayerGraph) -> str | None:
+        """Why this target cannot take a graph (None: it can); `estimate --target all` shows the reason."""
+        return None if graph.integer else "its LUT count needs quantised inputs"
 
     def estimate(self, graph: LayerGraph, card: Card, **options: Any) -> Estimate:
-        check_options(self.name, options, OPTIONS)  # unknown options -> ParameterError, exit 2
-        cycles = options.get("cycles_per_layer", 1)
-        if not isinstance(cycles, int) or cycles < 1:
-            raise ParameterError(f"cycles_per_layer = {cycles!r} must be a positive integer",
-                                 hint="e.g. -O cycles_per_layer=2")
+        options = self.resolve(options, "estimate")  # wrong name, type or range -> one-line error, exit 2
+        cycles = options["cycles_per_layer"]
         graph.require_integer(f"the {self.name} backend")  # FloatGraphError names the float layers
 
         period = card.clock.period.value  # card constants are SI: seconds, watts, m^2
@@ -68,7 +76,7 @@ class ToyFpgaBackend:
 
     def lower(self, graph: LayerGraph, card: Card, out_dir: str | os.PathLike, *, overwrite: bool = False,
               **options: Any) -> Artifact:
-        estimate = self.estimate(graph, card, **options)  # validates options and the graph first
+        estimate = self.estimate(graph, card, **self.resolve(options, "export"))  # validates first
         with atomic_directory(out_dir, overwrite=overwrite) as staging:  # all or nothing
             weights = {layer.name: layer.weight.tolist() for layer in graph.layers}
             (staging / "weights.json").write_text(json.dumps(weights) + "\n", encoding="utf-8")

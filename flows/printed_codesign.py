@@ -27,6 +27,7 @@ from codesign.data import uci_path
 from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, make_splits, search
 from codesign.dse.printed_report import Anchor, report
 from codesign.errors import CodesignError
+from codesign.outputs import write_file
 
 # Published printed ternary networks (Mrazek, Balaskas, Duarte, Vasicek, Tahoori, Zervakis, "Arbitrary
 # Precision Printed Ternary Neural Networks with Holistic Evolutionary Approximation", IEEE TCASAI
@@ -94,7 +95,7 @@ def run_dataset(name: str, args: argparse.Namespace, console: Console) -> dict:
     result.update(search_seconds=searched, report_seconds=time.perf_counter() - started - searched,
                   trials=trials, workers=args.workers, epochs=epochs,
                   trial_cpu_seconds=_trial_cpu(folder))
-    (folder / "front.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_file(folder / "front.json", json.dumps(result, indent=2, sort_keys=True) + "\n", replace="own")
     return result
 
 
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
         console.print(f"[red]error:[/] {exc}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    write_file(args.out / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n", replace="own")
     console.print(table(results))
     console.print(f"results: {args.out / 'results.json'}; fronts: {args.out}/*/front.png")
     return 0

@@ -24,15 +24,20 @@ FAKE_BACKEND_SOURCE = '''
 from pathlib import Path
 
 from codesign.artifact import Artifact, atomic_directory
+from codesign.backends.base import BackendBase
 from codesign.estimate import Estimate
+from codesign.options import Option, OptionSchema
 
 
-class FakeBackend:
+class FakeBackend(BackendBase):
     name = "fake"
     family = "fpga"
+    default_card = "pynq-z2"
+    options = OptionSchema((Option("reuse_factor", "int", 1, "reuse", low=1),))
 
-    def lower(self, graph, card, out_dir, **options):
-        with atomic_directory(out_dir, overwrite=options.pop("overwrite", False)) as staging:
+    def lower(self, graph, card, out_dir, *, overwrite=False, **options):
+        options = self.resolve(options, "export")
+        with atomic_directory(out_dir, overwrite=overwrite) as staging:
             (staging / "design.txt").write_text(f"card={card.name} options={sorted(options)}\\n")
         return Artifact.from_directory(self.name, Path(out_dir), {"options": options})
 
@@ -101,7 +106,8 @@ class TestRegistry:
 
     def test_backend_without_the_interface(self, fake_distribution: Path) -> None:
         with pytest.raises(BackendError, match=r"backend 'incomplete' \(fake_backend_mod:NotABackend\) "
-                                               r"does not implement lower\(\) and estimate\(\)"):
+                                               r"does not provide family, default_card, options, sweep_knobs, "
+                                               r"accepts, lower, estimate, evaluate"):
             get_backend("incomplete")
 
     def test_unknown_backend_lists_installed_names(self, fake_distribution: Path) -> None:

@@ -220,6 +220,14 @@ def _break(directory: Path, how: str) -> str:
     if how == "missing directory":
         shutil.rmtree(directory)
         return "no such baseline directory"
+    if how == "file instead of directory":
+        shutil.rmtree(directory)
+        directory.write_text("x")
+        return "is a file, not a baseline directory"
+    if how == "estimates folder is a file":
+        shutil.rmtree(directory / "estimates" / "mlp_bn_w4")
+        (directory / "estimates" / "mlp_bn_w4").write_text("x")
+        return "mlp_bn_w4"
     if how == "missing baselines.toml":
         toml.unlink()
         return "baselines.toml: no such file"
@@ -263,7 +271,7 @@ def _break(directory: Path, how: str) -> str:
     raise AssertionError(how)
 
 
-BREAKAGES = ["missing directory", "missing baselines.toml", "malformed toml", "unknown card", "card file missing",
+BREAKAGES = ["missing directory", "file instead of directory", "estimates folder is a file", "missing baselines.toml", "malformed toml", "unknown card", "card file missing",
              "missing model", "missing stored estimate", "corrupt stored estimate", "unknown case key", "no cases",
              "wrong target for card", "unknown backend option", "bad tolerance", "tolerances without table"]
 
@@ -299,3 +307,100 @@ def test_duplicate_case_is_rejected(baselines: Path, capsys) -> None:
     toml.write_text(toml.read_text() + '\n[[case]]\nmodel = "models/tfc_w2a2.onnx"\ncard = "rram-40nm"\n')
     assert main(["check", str(baselines)]) == 2
     assert "like case 6" in _one_line_error(capsys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Any installed backend, learned from the registry
+# ---------------------------------------------------------------------------------------------
+def test_third_party_backend_cases(tmp_path: Path, monkeypatch, capsys) -> None:
+    from plugin_backend import install
+
+    install(tmp_path / "site", monkeypatch)
+    directory = tmp_path / "plugin"
+    (directory / "models").mkdir(parents=True)
+    shutil.copy(BASELINES / "models" / "mlp_w4.onnx", directory / "models")
+    (directory / "baselines.toml").write_text(
+        '[[case]]\nmodel = "models/mlp_w4.onnx"\ntarget = "toy-fpga"\noptions = { cycles_per_layer = 2 }\n'
+        '[[case]]\nmodel = "models/mlp_w4.onnx"\ntarget = "toy-fpga"\ncard = "pynq-z2"\n')
+    assert main(["check", str(directory), "--update"]) == 0
+    assert "2 created" in capsys.readouterr().out
+    result = check_baselines(directory)
+    assert result.ok and [(r.case.target, r.case.card_name) for r in result.cases] == [("toy-fpga", "pynq-z2")] * 2
+    stored = directory / result.cases[0].case.relative_path
+    data = json.loads(stored.read_text())
+    assert data["target"] == "toy-fpga" and stored.name.startswith("toy-fpga-pynq-z2-")
+
+    stored.write_text(json.dumps({**data, "latency_s": data["latency_s"] * 1.5}))
+    assert main(["check", str(directory)]) == 1
+    assert "latency_s" in capsys.readouterr().out.strip().splitlines()[-1]
+
+    toml = directory / "baselines.toml"
+    toml.write_text('[[case]]\nmodel = "models/mlp_w4.onnx"\n')
+    assert main(["check", str(directory)]) == 2
+    assert "case 1: missing card" in _one_line_error(capsys)
+
+
+def test_update_keeps_files_that_are_not_estimates(baselines: Path, capsys) -> None:
+    notes = baselines / "estimates" / "mlp_w4" / "my-notes.json"
+    notes.write_text('{"reviewed": true}')
+    assert main(["check", str(baselines), "--update"]) == 0
+    out = capsys.readouterr().out
+    assert "my-notes.json is not an estimate record and belongs to no case; left in place" in out
+    assert notes.read_text() == '{"reviewed": true}'
+
+
+def test_damaged_stored_estimate_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    """A stored estimate with a wrong type anywhere: exit 2 with one line, or 1 for the drift it is
+    where it still reads as a record, never a traceback; --update replaces it."""
+    import random
+
+    directory = tmp_path / "one"
+    (directory / "models").mkdir(parents=True)
+    shutil.copy(BASELINES / "models" / "mlp_w4.onnx", directory / "models")
+    (directory / "baselines.toml").write_text('[[case]]\nmodel = "models/mlp_w4.onnx"\ncard = "rram-40nm"\n')
+    assert main(["check", str(directory), "--update"]) == 0
+    [stored] = (directory / "estimates").rglob("*.json")
+    original = stored.read_text()
+    capsys.readouterr()
+    rng = random.Random(0)
+    document = json.loads(original)
+    places = [(key,) for key in document] + [(key, inner) for key in ("breakdown", "resources", "tool_versions")
+                                             for inner in list(document[key])[:2]]
+    for _ in range(30):
+        place, value = rng.choice(places), rng.choice(("text", 7, None, [], {}, [1, "a"], True, -1.0))
+        damaged = json.loads(original)
+        holder = damaged if len(place) == 1 else damaged[place[0]]
+        holder[place[-1]] = value
+        stored.write_text(json.dumps(damaged))
+        code = main(["check", str(directory)])
+        captured = capsys.readouterr()
+        assert "Traceback" not in captured.err + captured.out, (place, value)
+        assert code in (0, 1, 2), (place, value)  # assumptions, model and tool versions are not compared
+        if place[0] in ("latency_s", "energy_j", "area_mm2", "power_w", "card_hash", "breakdown"):
+            assert code in (1, 2), (place, value)
+        if code == 2:
+            assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert main(["check", str(directory), "--update"]) == 0
+    assert main(["check", str(directory)]) == 0
+
+
+def test_update_that_cannot_write_is_one_line_exit_2(baselines: Path, capsys) -> None:
+    folder = baselines / "estimates" / "mlp_bn_w4"
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")
+    assert main(["check", str(baselines), "--update"]) == 2
+    assert "cannot be written" in _one_line_error(capsys)
+    assert folder.read_text() == "not a folder"
+
+
+def test_update_with_a_failing_case_writes_nothing(baselines: Path, capsys) -> None:
+    files = {p: p.read_bytes() for p in (baselines / "estimates").rglob("*.json")}
+    first = next(iter(files))
+    first.write_text("{not json")
+    files[first] = first.read_bytes()
+    toml = baselines / "baselines.toml"
+    toml.write_text(toml.read_text() + '\n[[case]]\nmodel = "models/mlp_w4.onnx"\ncard = "pynq-z2"\n'
+                    'options = { reuse_factr = 2 }\n')  # estimated last, and refused
+    assert main(["check", str(baselines), "--update"]) == 2
+    assert "reuse_factr" in _one_line_error(capsys)
+    assert {p: p.read_bytes() for p in (baselines / "estimates").rglob("*.json")} == files

@@ -76,3 +76,23 @@ def test_custom_backend_example(tmp_path: Path) -> None:
         backend.estimate(graph, card, reuse_factor=2)
     with pytest.raises(BackendError, match="already exists"):
         backend.lower(graph, card, tmp_path / "toy")
+
+
+def test_readme_python_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The README's Python block, executed unchanged next to a model.onnx trained on the data it loads."""
+    from codesign.data import load_dataset
+    from codesign.quant import MLPConfig, Topology, TrainConfig, build_mlp, train
+    from codesign.quant.export import export_qonnx
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    python = readme.split("## Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    data = load_dataset("breast_cancer")
+    model = build_mlp(Topology(data.features, data.num_classes, MLPConfig(hidden=(6,))), seed=0)
+    trained = train(model, data, TrainConfig(epochs=3), progress=False).model
+    export_qonnx(trained, tmp_path / "model.onnx", in_features=data.features)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python, "README.md", "exec"), {"__name__": "readme"})
+    printed = capsys.readouterr().out
+    assert printed.startswith("accuracy ")
+    assert float(printed.split()[1]) > 0.8
+    assert '"target": "fpga"' in printed and '"target": "printed"' in printed

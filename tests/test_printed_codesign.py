@@ -153,7 +153,7 @@ def test_anchor_comparison_uses_the_front_and_half_a_point() -> None:
 
 def test_generic_sweep_front_leaves_constant_classifiers_out() -> None:
     from codesign.dse.evaluate import constant_classifier
-    from codesign.dse.sweep import TrialRecord, is_constant, pareto_front
+    from codesign.dse.results import TrialRecord, is_constant, pareto_front
 
     assert constant_classifier(np.zeros(10, dtype=int)) and not constant_classifier(np.arange(10) % 2)
 

@@ -11,12 +11,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", type=Path, help="output directory (default: the config's `out`, else "
                         "runs/sweep/STUDY_NAME); re-running into it resumes the sweep")
     parser.add_argument("--trials", type=int, help="total trials of the study (overrides the config's `trials`)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="worker processes on this machine, or Ray tasks with --ray-address (default 2)")
+    parser.add_argument("--workers", type=int,
+                        help="worker processes on this machine (default 2), or Ray tasks with --ray-address "
+                        "(default: one per CPU of the cluster)")
     parser.add_argument("--storage", help="Optuna RDB URL shared by several machines, e.g. "
                         "postgresql://user:pass@host/db (default: sqlite OUT/study.db)")
-    parser.add_argument("--ray-address", help="run the workers as Ray tasks: 'auto' (running cluster), "
-                        "'local' (start Ray here) or ray://HOST:10001")
+    parser.add_argument("--ray-address", help="run the workers as Ray tasks: 'auto' (the cluster started "
+                        "on this machine), HEAD_IP:6379, ray://HEAD_IP:10001 (Ray Client) or 'local' (start Ray here)")
+    parser.add_argument("--heartbeat", type=float, default=10.0, metavar="SECONDS",
+                        help="a running trial's worker reports every SECONDS; a trial silent for 4 reports "
+                        "(its worker or machine died) is run again (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -28,7 +32,7 @@ def run(args) -> int:
     try:
         result = run_sweep(config, args.out, workers=args.workers, ray_address=args.ray_address,
                            storage=args.storage, progress=not args.no_progress and sys.stderr.isatty(),
-                           trials=args.trials)
+                           trials=args.trials, heartbeat_s=args.heartbeat)
     except KeyboardInterrupt:
         print("codesign sweep: interrupted; finished trials are kept, re-run the same command to resume",
               file=sys.stderr)

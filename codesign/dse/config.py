@@ -8,48 +8,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codesign.errors import CodesignError, ParameterError
+from codesign.dse import config_values as check
+from codesign.dse.config_values import SweepConfigError
+from codesign.dse.targets import MODEL_KEYS, TargetSpec, noise_target, parse_targets
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-FAMILIES = ("fpga", "crossbar", "printed")
-METRICS = ("energy_j", "area_mm2", "latency_s", "power_w")
 FAULT_MODELS = ("card", "bit_faults", "variability")
 TOP_KEYS = ("dataset", "seed", "epochs", "trials", "objectives", "study_name", "out", "training", "search", "space",
             "targets")
 TRAINING_KEYS = ("learning_rate", "batch_size", "fault_model", "fault_level", "regularization")
 SEARCH_KEYS = ("population_size", "reuse_duplicates")
-SPACE_KEYS = ("weight_bits", "act_bits", "input_bits", "hidden", "fault_aware", "accuracy_loss", "reuse_factor")
-TARGET_KEYS = ("name", "target", "card", "options", "instances", "search_trials")
-
-
-class SweepConfigError(ParameterError):
-    """The sweep configuration file has a missing, unknown or invalid key."""
-
-
-@dataclass(frozen=True)
-class TargetSpec:
-    """One hardware target evaluated for every trial."""
-
-    name: str  # label in objective names: "<name>.energy_j"
-    target: str  # backend: fpga, crossbar or printed
-    card: str
-    options: dict[str, Any] = field(default_factory=dict)  # fixed backend estimate options
-    instances: int = 20  # crossbar: Monte-Carlo chip instances for the accuracy under the card's noise
-    search_trials: int = 200  # printed: trials of the per-neuron approximation search
-
-    def metric_names(self) -> list[str]:
-        return [f"{self.name}.accuracy", *(f"{self.name}.{m}" for m in METRICS)]
 
 
 @dataclass(frozen=True)
@@ -61,8 +39,7 @@ class Space:
     input_bits: tuple[int, ...] = (4,)
     hidden: tuple[tuple[int, ...], ...] = ((8,), (16,), (16, 8))
     fault_aware: tuple[bool, ...] = (False,)
-    accuracy_loss: tuple[float, ...] = (0.0,)  # printed approximation levels (accuracy-loss budgets)
-    reuse_factor: tuple[int, ...] = (1,)  # fpga
+    knobs: dict[str, tuple] = field(default_factory=dict)  # backend knobs for every target that has them
 
 
 @dataclass(frozen=True)
@@ -104,7 +81,7 @@ class SweepConfig:
         return next(t for t in self.targets if t.name == name)
 
     def with_trials(self, trials: int) -> SweepConfig:
-        _positive_int(trials, "trials", self.source)
+        check.positive_int(trials, "trials", self.source)
         return _replace(self, trials=trials)
 
     # -- identity of a study: everything that changes what a trial computes -------------------------
@@ -123,11 +100,13 @@ class SweepConfig:
 
 
 def default_objectives(config: SweepConfig) -> list[str]:
-    """Reference accuracy; the Monte-Carlo accuracy of each crossbar target; the accuracy of each
-    printed target whose approximation levels can lose some; energy and area of every target."""
+    """Reference accuracy; the accuracy of each target whose hardware can change it (device noise,
+    approximation budgets: the backend says); energy and area of every target."""
+    from codesign.backends.base import get_backend
+
     names = ["accuracy"]
     for t in config.targets:
-        if t.target == "crossbar" or (t.target == "printed" and any(v > 0 for v in config.space.accuracy_loss)):
+        if get_backend(t.target).varies_accuracy(t.knobs):
             names.append(f"{t.name}.accuracy")
     for t in config.targets:
         names += [f"{t.name}.energy_j", f"{t.name}.area_mm2"]
@@ -158,7 +137,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<dict>") -> SweepConfig
     """Validate a dict (as read from TOML) into a SweepConfig; raises SweepConfigError naming the key."""
     if not isinstance(data, dict):
         raise SweepConfigError(f"{source}: the sweep config must be a table", hint="see docs/sweep.md")
-    _known(data, TOP_KEYS, "", source)
+    check.known(data, TOP_KEYS, "", source)
     if "dataset" not in data:
         raise SweepConfigError(f"{source}: missing key 'dataset'",
                                hint="e.g. dataset = \"breast_cancer\" (scikit-learn name, uci:NAME or a CSV path)")
@@ -166,9 +145,9 @@ def parse_config(data: dict[str, Any], *, source: str = "<dict>") -> SweepConfig
     if not isinstance(dataset, str) or not dataset.strip():
         raise SweepConfigError(f"{source}: dataset = {dataset!r} must be a non-empty string",
                                hint="e.g. dataset = \"breast_cancer\"")
-    seed = _int(data.get("seed", 0), "seed", source, low=0)
-    epochs = _positive_int(data.get("epochs", 20), "epochs", source)
-    trials = _positive_int(data.get("trials", 50), "trials", source)
+    seed = check.integer(data.get("seed", 0), "seed", source, low=0)
+    epochs = check.positive_int(data.get("epochs", 20), "epochs", source)
+    trials = check.positive_int(data.get("trials", 50), "trials", source)
     study_name = data.get("study_name", "codesign-sweep")
     if not isinstance(study_name, str) or not study_name:
         raise SweepConfigError(f"{source}: study_name = {study_name!r} must be a non-empty string",
@@ -177,17 +156,17 @@ def parse_config(data: dict[str, Any], *, source: str = "<dict>") -> SweepConfig
     if out is not None and (not isinstance(out, str) or not out):
         raise SweepConfigError(f"{source}: out = {out!r} must be a directory path", hint="e.g. out = \"runs/sweep\"")
 
-    training = _training(_table(data.get("training", {}), "training", source), source)
-    search = _table(data.get("search", {}), "search", source)
-    _known(search, SEARCH_KEYS, "search.", source)
-    population = _int(search.get("population_size", 20), "search.population_size", source, low=2)
-    reuse = _bool(search.get("reuse_duplicates", True), "search.reuse_duplicates", source)
-    space = _space(_table(data.get("space", {}), "space", source), source)
-    targets = _targets(data.get("targets"), space, source)
-    if training.fault_model == "card" and True in space.fault_aware \
-            and not any(t.target == "crossbar" for t in targets):
-        raise SweepConfigError(f"{source}: training.fault_model = \"card\" needs a crossbar target",
-                               hint="add a crossbar target or use fault_model = \"bit_faults\" / \"variability\"")
+    training = _training(check.table(data.get("training", {}), "training", source), source)
+    search = check.table(data.get("search", {}), "search", source)
+    check.known(search, SEARCH_KEYS, "search.", source)
+    population = check.integer(search.get("population_size", 20), "search.population_size", source, low=2)
+    reuse = check.boolean(search.get("reuse_duplicates", True), "search.reuse_duplicates", source)
+    space = _space(check.table(data.get("space", {}), "space", source), source)
+    targets = parse_targets(data.get("targets"), space.knobs, source)
+    space = _replace(space, knobs={k: check.choices(v, f"space.{k}", source) for k, v in space.knobs.items()})
+    if training.fault_model == "card" and True in space.fault_aware and noise_target(targets) is None:
+        raise SweepConfigError(f"{source}: training.fault_model = \"card\" needs a target with a device noise model",
+                               hint="add e.g. a crossbar target, or use fault_model = \"bit_faults\" / \"variability\"")
     config = SweepConfig(dataset=dataset, targets=targets, seed=seed, epochs=epochs, trials=trials,
                          study_name=study_name, out=out, training=training, space=space,
                          population_size=population, reuse_duplicates=reuse, source=source)
@@ -209,31 +188,29 @@ def parse_config(data: dict[str, Any], *, source: str = "<dict>") -> SweepConfig
 
 
 def _training(table: dict, source: str) -> Training:
-    _known(table, TRAINING_KEYS, "training.", source)
-    rate = _float(table.get("learning_rate", 0.02), "training.learning_rate", source)
+    check.known(table, TRAINING_KEYS, "training.", source)
+    rate = check.number(table.get("learning_rate", 0.02), "training.learning_rate", source)
     if not rate > 0:
         raise SweepConfigError(f"{source}: training.learning_rate = {rate} must be > 0", hint="e.g. 0.02")
-    batch = _positive_int(table.get("batch_size", 64), "training.batch_size", source)
+    batch = check.positive_int(table.get("batch_size", 64), "training.batch_size", source)
     model = table.get("fault_model", "card")
     if model not in FAULT_MODELS:
         raise SweepConfigError(f"{source}: training.fault_model = {model!r} is unknown",
                                hint=f"use one of {', '.join(FAULT_MODELS)}")
-    level = _float(table.get("fault_level", 0.1), "training.fault_level", source)
+    level = check.number(table.get("fault_level", 0.1), "training.fault_level", source)
     if not 0 <= level <= 1:
         raise SweepConfigError(f"{source}: training.fault_level = {level} must be in [0, 1]", hint="e.g. 0.1")
-    regularization = _float(table.get("regularization", 0.0), "training.regularization", source)
+    regularization = check.number(table.get("regularization", 0.0), "training.regularization", source)
     if regularization < 0:
         raise SweepConfigError(f"{source}: training.regularization = {regularization} must be >= 0", hint="e.g. 0.1")
     return Training(rate, batch, model, level, regularization)
 
 
 def _space(table: dict, source: str) -> Space:
-    _known(table, SPACE_KEYS, "space.", source)
     defaults = Space()
     values: dict[str, Any] = {}
     for key in ("weight_bits", "act_bits", "input_bits"):
-        values[key] = _int_choices(table.get(key, list(getattr(defaults, key))), f"space.{key}", source, 1, 16)
-    values["reuse_factor"] = _int_choices(table.get("reuse_factor", [1]), "space.reuse_factor", source, 1, 4096)
+        values[key] = check.int_choices(table.get(key, list(getattr(defaults, key))), f"space.{key}", source, 1, 16)
     hidden = table.get("hidden", [list(h) for h in defaults.hidden])
     if not isinstance(hidden, list) or not hidden:
         raise SweepConfigError(f"{source}: space.hidden must be a non-empty list of hidden-layer size lists",
@@ -247,153 +224,15 @@ def _space(table: dict, source: str) -> Space:
             raise SweepConfigError(f"{source}: space.hidden[{index}] = {shape!r} must be a list of sizes in 1..4096",
                                    hint="e.g. hidden = [[8], [16], [16, 8]]")
         shapes.append(tuple(shape))
-    values["hidden"] = _unique(shapes, "space.hidden", source)
+    values["hidden"] = check.unique(shapes, "space.hidden", source)
     aware = table.get("fault_aware", [False])
     if isinstance(aware, bool):
         aware = [aware]
     if not isinstance(aware, list) or not aware or not all(isinstance(a, bool) for a in aware):
         raise SweepConfigError(f"{source}: space.fault_aware = {aware!r} must be a list of booleans",
                                hint="e.g. fault_aware = [false, true]")
-    values["fault_aware"] = _unique(aware, "space.fault_aware", source)
-    losses = table.get("accuracy_loss", [0.0])
-    if isinstance(losses, int | float) and not isinstance(losses, bool):
-        losses = [losses]
-    if not isinstance(losses, list) or not losses or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < 1 for v in losses):
-        raise SweepConfigError(f"{source}: space.accuracy_loss = {losses!r} must be a list of numbers in [0, 1)",
-                               hint="e.g. accuracy_loss = [0.0, 0.01, 0.05]")
-    values["accuracy_loss"] = _unique([float(v) for v in losses], "space.accuracy_loss", source)
+    values["fault_aware"] = check.unique(aware, "space.fault_aware", source)
+    values["knobs"] = {key: value for key, value in table.items() if key not in MODEL_KEYS}  # checked with targets
     return Space(**values)
 
 
-def _targets(entries, space: Space, source: str) -> tuple[TargetSpec, ...]:
-    if not isinstance(entries, list) or not entries:
-        raise SweepConfigError(f"{source}: missing [[targets]]", hint="add at least one, e.g. [[targets]] "
-                               "target = \"fpga\" card = \"pynq-z2\"")
-    from codesign.cards import load_card
-
-    targets = []
-    for index, entry in enumerate(entries):
-        key = f"targets[{index}]"
-        if not isinstance(entry, dict):
-            raise SweepConfigError(f"{source}: {key} must be a table", hint="write [[targets]] sections")
-        _known(entry, TARGET_KEYS, f"{key}.", source)
-        target = entry.get("target")
-        if target not in FAMILIES:
-            raise SweepConfigError(f"{source}: {key}.target = {target!r} is unknown",
-                                   hint=f"use one of {', '.join(FAMILIES)}")
-        card_name = entry.get("card")
-        if not isinstance(card_name, str) or not card_name:
-            raise SweepConfigError(f"{source}: missing {key}.card", hint="name a card (see `codesign cards`)")
-        try:
-            card = load_card(card_name)
-        except CodesignError as exc:
-            raise SweepConfigError(f"{source}: {key}.card: {exc.message}", hint=exc.hint) from None
-        if card.family != target:
-            raise SweepConfigError(f"{source}: {key}.card = {card_name!r} is a {card.family} card, not {target}",
-                                   hint=f"pick a {target} card (`codesign cards --family {target}`)")
-        name = entry.get("name", target)
-        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
-            raise SweepConfigError(f"{source}: {key}.name = {name!r} must be letters, digits, - or _",
-                                   hint="e.g. name = \"fpga_small\"")
-        if name == "accuracy" or any(t.name == name for t in targets):
-            raise SweepConfigError(f"{source}: {key}.name = {name!r} is used twice",
-                                   hint="give targets of the same family distinct names")
-        options = entry.get("options", {})
-        if not isinstance(options, dict):
-            raise SweepConfigError(f"{source}: {key}.options must be a table", hint="e.g. options = { strategy = \"latency\" }")
-        _check_options(target, options, key, source)
-        instances = _positive_int(entry.get("instances", 20), f"{key}.instances", source)
-        search_trials = _positive_int(entry.get("search_trials", 200), f"{key}.search_trials", source)
-        for extra, family in (("instances", "crossbar"), ("search_trials", "printed")):
-            if extra in entry and target != family:
-                raise SweepConfigError(f"{source}: {key}.{extra} applies to {family} targets only",
-                                       hint=f"remove it from the {target} target")
-        targets.append(TargetSpec(name, target, card_name, dict(options), instances, search_trials))
-    return tuple(targets)
-
-
-OWNED_OPTIONS = {"fpga": {"reuse_factor": "space.reuse_factor"},
-                 "printed": {"data": "dataset", "seed": "seed", "accuracy_loss": "space.accuracy_loss"},
-                 "crossbar": {"x": "dataset"}}
-
-
-def _check_options(target: str, options: dict, key: str, source: str) -> None:
-    from codesign.backends.crossbar.backend import MAPPING_OPTIONS
-    from codesign.backends.fpga.backend import ESTIMATE_OPTIONS as FPGA_OPTIONS
-    from codesign.backends.printed.backend import ESTIMATE_OPTIONS as PRINTED_OPTIONS
-
-    allowed = {"fpga": FPGA_OPTIONS, "crossbar": MAPPING_OPTIONS, "printed": PRINTED_OPTIONS}[target]
-    for option in options:
-        if option in OWNED_OPTIONS[target]:
-            raise SweepConfigError(f"{source}: {key}.options.{option} is set by the sweep",
-                                   hint=f"use {OWNED_OPTIONS[target][option]} instead")
-        if option not in allowed:
-            usable = [o for o in allowed if o not in OWNED_OPTIONS[target]]
-            raise SweepConfigError(f"{source}: {key}.options.{option} is not a {target} estimate option",
-                                   hint=f"use {', '.join(usable)}")
-
-
-# -- small validators --------------------------------------------------------------------------------
-def _known(table: dict, keys: tuple[str, ...], prefix: str, source: str) -> None:
-    for key in table:
-        if key not in keys:
-            raise SweepConfigError(f"{source}: unknown key '{prefix}{key}'", hint=f"use one of {', '.join(keys)}")
-
-
-def _table(value, name: str, source: str) -> dict:
-    if not isinstance(value, dict):
-        raise SweepConfigError(f"{source}: {name} must be a table", hint=f"write a [{name}] section")
-    return value
-
-
-def _int(value, name: str, source: str, *, low: int | None = None, high: int | None = None) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise SweepConfigError(f"{source}: {name} = {value!r} must be an integer", hint=f"e.g. {name.split('.')[-1]} = 4")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in {low}..{high}"
-        raise SweepConfigError(f"{source}: {name} = {value} must be {bounds}", hint="change the value")
-    return value
-
-
-def _positive_int(value, name: str, source: str) -> int:
-    return _int(value, name, source, low=1)
-
-
-def _float(value, name: str, source: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-        raise SweepConfigError(f"{source}: {name} = {value!r} must be a number", hint="e.g. 0.1")
-    return float(value)
-
-
-def _bool(value, name: str, source: str) -> bool:
-    if not isinstance(value, bool):
-        raise SweepConfigError(f"{source}: {name} = {value!r} must be true or false", hint="write true or false")
-    return value
-
-
-def _int_choices(value, name: str, source: str, low: int, high: int) -> tuple[int, ...]:
-    """A list of integers, one integer, or a range table {low, high, step}."""
-    if isinstance(value, dict):
-        unknown = set(value) - {"low", "high", "step"}
-        if unknown or "low" not in value or "high" not in value:
-            raise SweepConfigError(f"{source}: {name} range must be {{ low = A, high = B[, step = S] }}",
-                                   hint=f"e.g. {name.split('.')[-1]} = {{ low = 2, high = 6 }}")
-        start = _int(value["low"], f"{name}.low", source, low=low, high=high)
-        stop = _int(value["high"], f"{name}.high", source, low=start, high=high)
-        step = _int(value.get("step", 1), f"{name}.step", source, low=1)
-        return tuple(range(start, stop + 1, step))
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise SweepConfigError(f"{source}: {name} must be a non-empty list of integers or {{ low, high }}",
-                               hint=f"e.g. {name.split('.')[-1]} = [2, 3, 4]")
-    for index, item in enumerate(value):
-        _int(item, f"{name}[{index}]", source, low=low, high=high)
-    return _unique(value, name, source)
-
-
-def _unique(values: list, name: str, source: str) -> tuple:
-    if len(set(values)) != len(values):
-        raise SweepConfigError(f"{source}: {name} lists a value twice", hint="list each choice once")
-    return tuple(values)

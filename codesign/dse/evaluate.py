@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from codesign.dse.config import SweepConfig, TargetSpec
+from codesign.dse.config import SweepConfig
+from codesign.dse.targets import TargetSpec
 
 HIDDEN_SEPARATOR = "-"
 
@@ -41,12 +42,8 @@ def suggest(trial, config: SweepConfig) -> dict[str, Any]:
         "fault_aware": trial.suggest_categorical("fault_aware", list(space.fault_aware)),
     }
     for target in config.targets:
-        if target.target == "fpga":
-            params[f"{target.name}.reuse_factor"] = trial.suggest_categorical(
-                f"{target.name}.reuse_factor", list(space.reuse_factor))
-        elif target.target == "printed":
-            params[f"{target.name}.accuracy_loss"] = trial.suggest_categorical(
-                f"{target.name}.accuracy_loss", list(space.accuracy_loss))
+        for knob, choices in target.knobs.items():
+            params[target.param_name(knob)] = trial.suggest_categorical(target.param_name(knob), list(choices))
     return params
 
 
@@ -78,14 +75,18 @@ def single_thread():
 
 
 def training_noise(config: SweepConfig):
-    from codesign.cards import load_card
+    """The noise fault-aware trials train with: a named model, or the device noise of a target's card."""
     from codesign.noise import named_model
 
     training = config.training
-    card = None
     if training.fault_model == "card":
-        card = load_card(next(t.card for t in config.targets if t.target == "crossbar"))
-    return named_model(training.fault_model, level=training.fault_level, card=card)
+        from codesign.backends.base import get_backend
+        from codesign.cards import load_card
+        from codesign.dse.targets import noise_target
+
+        target = noise_target(config.targets)
+        return get_backend(target.target).training_noise(load_card(target.card))
+    return named_model(training.fault_model, level=training.fault_level)
 
 
 def train_and_export(config: SweepConfig, params: dict[str, Any], data, path: Path):
@@ -142,70 +143,28 @@ def evaluate(config: SweepConfig, params: dict[str, Any], data, trial_dir: str |
 
 def estimate_target(config: SweepConfig, target: TargetSpec, params: dict[str, Any], graph, data,
                     reference_accuracy: float) -> dict[str, Any]:
-    """{'target', 'card', 'options', 'accuracy', 'estimate': Estimate.to_dict(), ...} of one target."""
+    """{'target', 'card', 'options', 'accuracy', 'accuracy_source', 'estimate': Estimate.to_dict(), ...}
+    of one target, measured by its backend's ``evaluate``."""
     from codesign.backends.base import get_backend
     from codesign.cards import load_card
 
-    card = load_card(target.card)
-    details: dict[str, Any] = {"target": target.target, "card": target.card}
-    if target.target == "fpga":
-        options = {**target.options, "reuse_factor": int(params[f"{target.name}.reuse_factor"])}
-        estimate = get_backend("fpga").estimate(graph, card, **options)
-        details.update(options=options, accuracy=reference_accuracy,
-                       accuracy_source="integer reference on the test split (bit-exact on the FPGA)")
-    elif target.target == "crossbar":
-        from codesign.backends.crossbar.simulator import simulate
-
-        options = dict(target.options)
-        estimate = get_backend("crossbar").estimate(graph, card, x=data.x_test, **options)
-        simulation = simulate(graph, card, data.x_test, data.y_test, instances=target.instances, seed=config.seed,
-                              keep_logits=False)
-        details.update(options=options, accuracy=simulation.mean,
-                       accuracy_source=f"Monte-Carlo mean over {target.instances} chip instances under the card's noise",
-                       monte_carlo={"instances": target.instances, "seed": config.seed, "mean": simulation.mean,
-                                    "worst": simulation.worst, "std": simulation.std})
-    else:
-        details.update(printed(config, target, params, graph, data, card))
-        estimate = details.pop("_estimate")
-    details["estimate"] = estimate.to_dict()
-    return details
+    evaluation = get_backend(target.target).evaluate(graph, load_card(target.card), data, seed=config.seed,
+                                                     reference_accuracy=reference_accuracy,
+                                                     **target.trial_options(params))
+    details = {key: _plain(value) for key, value in evaluation.details.items()}
+    constant = {} if evaluation.constant_classifier is None else {"constant": evaluation.constant_classifier}
+    return {**details, **constant, "target": target.target, "card": target.card,
+            "accuracy": float(evaluation.accuracy),
+            "accuracy_source": evaluation.accuracy_source, "estimate": evaluation.estimate.to_dict()}
 
 
-def printed(config: SweepConfig, target: TargetSpec, params: dict[str, Any], graph, data, card) -> dict[str, Any]:
-    """Exact bespoke circuit, or the cheapest approximation within the trial's accuracy-loss budget."""
-    from codesign.backends.printed.approximate import apply
-    from codesign.backends.printed.design import build
-    from codesign.backends.printed.design import evaluate as run_design
-    from codesign.backends.printed.implement import implement
-    from codesign.ir import execute
-    from codesign.ir.reference import input_codes
-
-    loss = float(params[f"{target.name}.accuracy_loss"])
-    synthesis = {"timeout_s": float(target.options.get("synthesis_timeout", 600.0)),
-                 "abc_script": str(target.options.get("abc_script", "fast"))}
-    exact = build(graph)
-    x_test = input_codes(graph, data.x_test)
-    chosen, reference, search_info = exact, execute(graph, data.x_test).predictions, None
-    if loss > 0:
-        from codesign.backends.printed.search import search
-
-        result = search(exact, input_codes(graph, data.x_train), data.y_train, trials=target.search_trials,
-                        seed=config.seed)
-        candidate = result.within(loss)
-        chosen, reference = apply(exact, candidate.approximation), None
-        search_info = {"trials": target.search_trials, "budget": loss, "exact_train_accuracy": result.exact_accuracy,
-                       "chosen_train_accuracy": candidate.accuracy, "exact_proxy": result.exact_proxy,
-                       "chosen_proxy": candidate.proxy}
-    implementation = implement(chosen, card, x_test, activity_source=f"test samples of {data.name}",
-                               reference_predictions=reference, **synthesis)
-    predictions = run_design(chosen, x_test).predictions
-    accuracy = float(np.mean(predictions == data.y_test))
-    return {"options": {**target.options, "accuracy_loss": loss}, "accuracy": accuracy,
-            "constant": constant_classifier(predictions),
-            "accuracy_source": "gate-level design on the test split" + (f" (approximated within {loss:g} "
-                                                                         "loss on the training split)" if loss else ""),
-            "approximation": search_info, "verification": implementation.verification,
-            "_estimate": implementation.estimate}
+def _plain(value):
+    """Tuples (e.g. resolved float-list options) as lists, so trial records compare equal after JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def constant_classifier(predictions: np.ndarray) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 
 from codesign.backends.printed.retrain import RetrainConfig
 from codesign.errors import ParameterError
+from codesign.outputs import write_file
 
 WEIGHTS = {"binary": 1, "ternary": 2, "int3": 3, "int4": 4, "int8": 8}
 ACTIVATIONS = {"sign": ("sign", 1), "step": ("relu", 1), "relu2": ("relu", 2), "relu3": ("relu", 3),
@@ -235,12 +236,12 @@ def run_trial(config: PrintedSearchConfig, params: dict[str, Any], splits: Split
                                "proxy_mm2": item.proxy_mm2, "exact": item.design == exact, "model": model,
                                "input_copies": copies,
                                "constant": bool(len(np.unique(predictions)) == 1)})
-    (trial_dir / "candidates.json").write_text(json.dumps(
+    write_file(trial_dir / "candidates.json", json.dumps(
         {"params": params, "seed": seed, "fake_quant_validation_accuracy": result.test_accuracy,
          "evaluated_designs": len(evolved.evaluated), "candidates": candidates,
          "cpu_seconds": {"training": trained - started, "retraining": retrained - trained,
                          "converter_levels": time.process_time() - retrained}},
-        sort_keys=True) + "\n")
+        sort_keys=True) + "\n", replace="own")
     return candidates
 
 
@@ -266,7 +267,7 @@ def _worker(job: dict[str, Any]) -> int:
     import optuna
     from optuna.trial import TrialState
 
-    from codesign.dse.sweep import open_storage
+    from codesign.dse.storage import open_storage
 
     warnings.filterwarnings("ignore")
     logging.getLogger("optuna").setLevel(logging.WARNING)
@@ -302,16 +303,17 @@ def search(config: PrintedSearchConfig, out_dir: str | os.PathLike, *, workers: 
 
     import optuna
 
-    from codesign.dse.sweep import open_storage, storage_url
+    from codesign.dse.storage import open_storage, storage_url
+    from codesign.outputs import open_run_directory, write_file
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = open_run_directory(out_dir)  # new, empty, or a search codesign started there (resumes)
     url = storage_url(out_dir, storage)
     study_name = f"printed-{Path(config.dataset.split(':')[-1]).stem}-s{config.seed}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=open_storage(url), direction="maximize",
                                 load_if_exists=True)
-    (out_dir / "search_config.json").write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n")
+    write_file(out_dir / "search_config.json", json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n",
+               replace="own")
     started = time.time()
     jobs = [{"config": config, "out_dir": str(out_dir.resolve()), "storage": url, "study_name": study_name,
              "sampler_seed": config.seed * 7919 + index, "started": started} for index in range(max(1, workers))]

@@ -8,12 +8,13 @@ reaches the majority-class accuracy: it is listed, flagged ``constant``, and nev
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from codesign.outputs import write_file
 
 TIE = 1e-12
 
@@ -73,7 +74,6 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
     card = load_card(card_name)
     out_dir = Path(out_dir)
     folder = out_dir / "points"
-    folder.mkdir(parents=True, exist_ok=True)
     constants = [c for c in pool if c["constant"]]
     front = nondominated([c for c in pool if not c["constant"]], "validation_accuracy", "proxy_mm2")
     chosen = choose(front, points)
@@ -113,8 +113,7 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
             row["interface"] = interface.to_dict()
             row["system_area_cm2"] = row["area_cm2"] + interface.area_m2 * 1e4
             row["system_power_mw"] = row["power_mw"] + interface.power_w * 1e3
-        _write_point(folder / name, implementation, candidate, row)
-        shutil.copyfile(model, folder / name / "model.onnx")  # the QONNX graph whose input codes the design reads
+        _write_point(folder / name, implementation, candidate, row, Path(model))
         rows.append(row)
     live = [r for r in rows if not r["constant"]]
     on_front = {r["name"] for r in nondominated(live, "validation_accuracy", "area_cm2")}
@@ -131,7 +130,7 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
     if anchors:
         power_key = f"power_mw_{power_cards[0]}" if power_cards else "power_mw"
         result["anchors"] = compare(result["points"], anchors, power_key=power_key)
-    (out_dir / "front.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    write_file(out_dir / "front.json", json.dumps(result, indent=2, sort_keys=True) + "\n", replace="own")
     plot(result, anchors or [], out_dir / "front.png")
     return result
 
@@ -150,15 +149,18 @@ def _repriced_power(implementation, card, x_test: np.ndarray, design) -> float:
     return float(estimate.resources["power_mw"])
 
 
-def _write_point(folder: Path, implementation, candidate: dict, row: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "design.v").write_text(implementation.verilog, encoding="utf-8")
-    (folder / "design.json").write_text(json.dumps(candidate["design"], sort_keys=True) + "\n")
-    (folder / "netlist.json").write_text(json.dumps(implementation.synthesis.netlist) + "\n")
-    (folder / "verification.json").write_text(json.dumps(implementation.verification, indent=2, sort_keys=True) + "\n")
-    implementation.estimate.save(folder / "estimate.json")
+def _write_point(folder: Path, implementation, candidate: dict, row: dict, model: Path) -> None:
+    from codesign.outputs import write_files
+
+    files = {"design.v": implementation.verilog,
+             "design.json": json.dumps(candidate["design"], sort_keys=True) + "\n",
+             "netlist.json": json.dumps(implementation.synthesis.netlist) + "\n",
+             "verification.json": json.dumps(implementation.verification, indent=2, sort_keys=True) + "\n",
+             "estimate.json": implementation.estimate.to_json(),
+             "model.onnx": model.read_bytes()}  # the QONNX graph whose input codes the design reads
     if "interface" in row:
-        (folder / "interface.json").write_text(json.dumps(row["interface"], indent=2, sort_keys=True) + "\n")
+        files["interface.json"] = json.dumps(row["interface"], indent=2, sort_keys=True) + "\n"
+    write_files(folder, files)  # all at once into a new folder; a re-run replaces only codesign's files
 
 
 def _rank_agreement(rows: list[dict]) -> dict:
@@ -229,5 +231,5 @@ def plot(result: dict, anchors: list[Anchor], path: Path) -> None:
     ax.set_title(f"{result['dataset']}: printed co-design front ({result['card']})")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.savefig(path, dpi=120)
+    write_file(path, lambda temporary: fig.savefig(temporary, dpi=120), replace="own")
     plt.close(fig)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from codesign.ir.graph import LayerGraph
-from codesign.ir.loader import data_inputs
+from codesign.ir.onnx_model import data_inputs
 from codesign.ir.reference import execute, prepare_inputs, run_layer
 
 AMBIGUOUS_LSB = 1e-3  # float32 evaluation can land on either side of a boundary this close

@@ -1,4 +1,4 @@
-"""Read a QONNX file (or ModelWrapper), clean it with qonnx, and lower it to a LayerGraph."""
+"""Load a QONNX model into a validated LayerGraph: the single entry point every consumer uses."""
 
 from __future__ import annotations
 
@@ -7,126 +7,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from codesign.errors import MissingShapeError, ModelFormatError, TopologyError, UnsupportedOpError
+from codesign.errors import CodesignError, ModelFormatError
+from codesign.ir.lowering import lower_to_layers
+from codesign.ir.onnx_model import clean, data_inputs, read_model
 
-QUANT_DOMAIN_OPS = ("Quant", "BipolarQuant", "Trunc")
-
-
-def data_inputs(model) -> list:
-    """Graph inputs that carry data (exporters also list initializers as inputs)."""
-    initializer_names = {t.name for t in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in initializer_names]
-
-
-def read_model(source: str | os.PathLike | Any):
-    """Return a qonnx ModelWrapper for a path or an existing wrapper / ModelProto."""
-    import onnx
-    from google.protobuf.message import DecodeError
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    if isinstance(source, ModelWrapper):
-        return ModelWrapper(source.model.SerializeToString())
-    if isinstance(source, onnx.ModelProto):
-        return ModelWrapper(source.SerializeToString())
-    path = Path(source)
-    if not path.is_file():
-        raise ModelFormatError(f"{path}: no such file", hint="pass the path of a .onnx model")
-    try:
-        # onnx.load resolves external data (MODEL.onnx.data) next to the model file.
-        proto = onnx.load(str(path))
-    except (DecodeError, ValueError, RuntimeError, OSError) as exc:
-        raise ModelFormatError(
-            f"{path}: not a readable ONNX model ({type(exc).__name__}: {str(exc)[:120]})",
-            hint="check the file is a complete .onnx export (and its .onnx.data side file)",
-        ) from None
-    if not proto.graph.node:
-        raise ModelFormatError(f"{path}: the ONNX graph has no nodes",
-                               hint="export the trained model, not an empty graph")
-    return ModelWrapper(proto)
-
-
-def clean(model):
-    """qonnx's cleanup (shape inference, constant folding that keeps quantisers), keeping the
-    exporter's node and tensor names so that errors point at names the user knows."""
-    from qonnx.transformation.fold_constants import FoldConstants
-    from qonnx.transformation.general import (
-        GiveUniqueParameterTensors,
-        RemoveStaticGraphInputs,
-        RemoveUnusedTensors,
-    )
-    from qonnx.transformation.infer_shapes import InferShapes
-    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
-
-    dynamic_inputs = data_inputs(model)
-    if len(dynamic_inputs) != 1:
-        raise TopologyError(
-            f"the graph has {len(dynamic_inputs)} data inputs ({', '.join(i.name for i in dynamic_inputs)})",
-            hint="codesign lowers single-input MLPs",
-        )
-    if len(model.graph.output) != 1:
-        raise TopologyError(f"the graph has {len(model.graph.output)} outputs",
-                            hint="codesign lowers single-output MLPs")
-    _check_input_shape(model, dynamic_inputs[0])
-    for node in model.graph.node:
-        if node.op_type in QUANT_DOMAIN_OPS:
-            node.domain = "qonnx.custom_op.general"  # exporters use several spellings
-    _name_unnamed_nodes(model)
-    op = _first_unknown_op(model)
-    if op:
-        raise UnsupportedOpError(f"node {op[0]!r} ({op[1]}) is not an ONNX or QONNX operator",
-                                 hint="export with standard ONNX and QONNX operators")
-    steps = (InferShapes(), GiveUniqueParameterTensors(),
-             FoldConstants(exclude_op_types=["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]),
-             FoldTransposeIntoQuantInit(), RemoveUnusedTensors(), RemoveStaticGraphInputs(), InferShapes())
-    try:
-        for step in steps:
-            model = model.transform(step)
-    except Exception as exc:  # qonnx raises bare exceptions for malformed graphs
-        raise ModelFormatError(f"qonnx could not clean the graph ({type(exc).__name__}: {str(exc)[:160]})",
-                               hint="check the export; run `qonnx-cleanup` on it to see details") from None
-    return model
-
-
-def _name_unnamed_nodes(model) -> None:
-    taken = {node.name for node in model.graph.node if node.name}
-    counters: dict[str, int] = {}
-    for node in model.graph.node:
-        if node.name:
-            continue
-        while True:
-            index = counters.get(node.op_type, 0)
-            counters[node.op_type] = index + 1
-            candidate = f"{node.op_type}_{index}"
-            if candidate not in taken:
-                break
-        node.name = candidate
-        taken.add(candidate)
-
-
-def _check_input_shape(model, graph_input) -> None:
-    dims = graph_input.type.tensor_type.shape.dim
-    if not dims:
-        raise MissingShapeError(f"graph input {graph_input.name!r} has no shape",
-                                hint="export with a fixed input shape (e.g. [1, features])")
-    for index, dim in enumerate(dims[1:], start=1):
-        if not dim.HasField("dim_value") or dim.dim_value <= 0:
-            raise MissingShapeError(
-                f"graph input {graph_input.name!r} has an unknown size on axis {index}",
-                hint="export with a fixed feature size; only the batch axis may be symbolic",
-            )
-    if not dims[0].HasField("dim_value") or dims[0].dim_value <= 0:
-        dims[0].dim_value = 1  # symbolic batch: shape inference needs a number
-
-
-def _first_unknown_op(model):
-    import onnx
-
-    known = {schema.name for schema in onnx.defs.get_all_schemas()}
-    for node in model.graph.node:
-        if node.op_type not in known and node.op_type not in QUANT_DOMAIN_OPS and \
-                not node.domain.startswith(("qonnx", "finn")):
-            return node.name or node.output[0], node.op_type
-    return None
+__all__ = ["data_inputs", "load"]
 
 
 def load(source: str | os.PathLike | Any, *, name: str | None = None):
@@ -138,8 +23,34 @@ def load(source: str | os.PathLike | Any, *, name: str | None = None):
 
 
 def _load(source, name: str | None):
-    from codesign.ir.lowering import lower_to_layers
+    try:
+        return _read_and_lower(source, name)
+    except CodesignError:
+        raise
+    except Exception as exc:  # onnx/qonnx raise bare exceptions (AssertionError, KeyError...) on odd graphs
+        if not _raised_by_dependency(exc):
+            raise  # a bug in codesign itself: the CLI reports it as one
+        label = str(source) if isinstance(source, str | os.PathLike) else "the model"
+        detail = " ".join(str(exc).split())[:160]
+        raise ModelFormatError(f"{label}: qonnx could not process the model ({type(exc).__name__}: {detail})",
+                               hint="check it is a complete ONNX/QONNX export of a quantised MLP; "
+                               "`qonnx-cleanup MODEL.onnx` shows the details") from None
 
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def _raised_by_dependency(exc: BaseException) -> bool:
+    """Whether the exception came from a call codesign made into another package (onnx, qonnx,
+    protobuf...): frames below codesign's deepest frame. An error in codesign's own code is a bug."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [i for i, frame in enumerate(frames) if Path(frame.filename).resolve().is_relative_to(PACKAGE)]
+    return bool(ours) and ours[-1] < len(frames) - 1
+
+
+def _read_and_lower(source, name: str | None):
     model = read_model(source)
     metadata = {p.key: p.value for p in model.model.metadata_props}
     cleaned = clean(model)

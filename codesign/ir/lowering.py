@@ -23,7 +23,7 @@ from codesign.errors import (
 )
 from codesign.ir.constants import ConstantResolver, attribute, node_label
 from codesign.ir.graph import DenseLayer, InputTransform, LayerGraph
-from codesign.ir.loader import data_inputs
+from codesign.ir.onnx_model import data_inputs
 from codesign.ir.ops import Affine, Clip, FakeQuant, LeakyRelu, Relu, Sigmoid, Tanh
 from codesign.ir.quantspec import QuantSpec, make_spec
 
@@ -33,6 +33,7 @@ NONLINEAR_OPS = {"Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu"}
 HEAD_OPS = {"Softmax": "softmax", "LogSoftmax": "logsoftmax", "ArgMax": "argmax"}
 DENSE_OPS = {"Gemm", "MatMul"}
 QUANT_OPS = {"Quant", "BipolarQuant"}
+QUANT_INPUTS = {"Quant": ("x", "scale", "zero point", "bit width"), "BipolarQuant": ("x", "scale")}
 SUPPORTED = SHAPE_OPS | AFFINE_OPS | NONLINEAR_OPS | set(HEAD_OPS) | DENSE_OPS | QUANT_OPS | {"Transpose"}
 
 
@@ -64,6 +65,7 @@ class _Lowering:
         for node in model.graph.node:
             for tensor in node.input:
                 self.consumers.setdefault(tensor, []).append(node)
+            _check_quant_inputs(node)
 
     # -- the data path -------------------------------------------------------------------
     def chain(self) -> list:
@@ -335,3 +337,13 @@ def lower_to_layers(model, *, name: str, metadata: dict[str, str], source_path: 
     transform, layers, head = lowering.run()
     return LayerGraph(name=name, input_transform=transform, layers=tuple(layers), head=head,
                       metadata=metadata, source=model, source_path=source_path)
+
+
+def _check_quant_inputs(node) -> None:
+    """A quantiser with missing inputs is a malformed export, not something to guess around."""
+    expected = QUANT_INPUTS.get(node.op_type)
+    given = [name for name in node.input if name]
+    if expected and len(given) != len(expected):
+        raise UnsupportedOpError(
+            f"node {node_label(node)!r} ({node.op_type}) has {len(given)} inputs, expected {len(expected)} "
+            f"({', '.join(expected)})", hint="re-export the model; a QONNX quantiser needs all of its inputs")

@@ -9,7 +9,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "CrossbarBackend": "backend", "CrossbarMapping": "mapping", "LayerMapping": "mapping", "map_graph": "mapping",
-    "SimulationResult": "simulate", "SimulationSettings": "simulate", "simulate": "simulator",
+    "SimulationResult": "simulator", "SimulationSettings": "simulator", "simulate": "simulator",
+    "simulate_range": "simulator",
 }
 
 __all__ = sorted(_EXPORTS)

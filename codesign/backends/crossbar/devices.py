@@ -46,8 +46,11 @@ def ir_drop_factors(mapping: LayerMapping, g_max: float, wire_resistance: float)
 
 def program(levels: torch.Tensor, weight_codes: torch.Tensor, mapping: LayerMapping, noise: NoiseModel,
             gens: dict[str, torch.Generator], *, r: float, weight_bits: int, weight_signed: bool,
-            weight_bipolar: bool, ir_drop: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor:
-    """Effective levels u - r of one chip instance, shape (polarities, slices, out, in)."""
+            weight_bipolar: bool, ir_drop: torch.Tensor | None, dtype: torch.dtype,
+            programming_normals=None) -> torch.Tensor:
+    """Effective levels u - r of one chip instance, shape (polarities, slices, out, in);
+    ``programming_normals(shape)``: standard normals of the programming noise (default: the
+    instance's torch generator)."""
     level_max = mapping.level_max
     if noise.bit_faults.rate:
         faulty = stuck_bits(weight_codes, weight_bits, noise.bit_faults, gens["bits"], signed=weight_signed,
@@ -61,7 +64,9 @@ def program(levels: torch.Tensor, weight_codes: torch.Tensor, mapping: LayerMapp
         stuck_high = (draw >= faults.gmin_rate) & (draw < faults.gmin_rate + faults.gmax_rate)
         u = torch.where(stuck_high, torch.full_like(u, r + level_max), u)
     if noise.programming.sigma:
-        u = u + noise.programming.sigma * level_max * torch.randn(u.shape, generator=gens["programming"], dtype=dtype)
+        z = programming_normals(u.shape) if programming_normals is not None else \
+            torch.randn(u.shape, generator=gens["programming"], dtype=dtype)
+        u = u + noise.programming.sigma * level_max * z.to(dtype)
         u = torch.clamp(u, min=r)
     return _after_programming(u, noise, gens, r=r, level_max=level_max, ir_drop=ir_drop, dtype=dtype)
 

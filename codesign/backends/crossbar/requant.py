@@ -3,6 +3,8 @@ operation so that float64 results are bit-identical to the reference."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -75,7 +77,7 @@ def requantize(layer: DenseLayer, accumulator: torch.Tensor) -> tuple[torch.Tens
     return dequantize(layer.output_quant, codes), codes
 
 
-def folded_requantizer(layer: DenseLayer, dtype: torch.dtype):
+def folded_requantizer(layer: DenseLayer, dtype: torch.dtype) -> FoldedRequantizer | None:
     """accumulator -> output codes in three passes (multiply-add, round, clamp), or None when the
     layer's ops cannot be folded that way.  Folding reorders float operations, so it is used only
     where results are stochastic anyway (it can differ from the reference at exact ties)."""
@@ -105,11 +107,23 @@ def folded_requantizer(layer: DenseLayer, dtype: torch.dtype):
                 code_low = max(code_low, level)
             else:
                 code_high = min(code_high, level)
-    gain = torch.as_tensor(layer.acc_scale * mul / scale, dtype=dtype)
-    offset = torch.as_tensor(add / scale + zero_point, dtype=dtype)
+    out = layer.out_features
+    gain = torch.as_tensor(np.broadcast_to(layer.acc_scale * mul / scale, (out,)).copy(), dtype=dtype)
+    offset = torch.as_tensor(np.broadcast_to(add / scale + zero_point, (out,)).copy(), dtype=dtype)
+    return FoldedRequantizer(gain, offset, code_low, code_high, zero_point)
 
-    def requantize_codes(accumulator: torch.Tensor) -> torch.Tensor:
-        codes = torch.addcmul(offset, accumulator, gain).round_().clamp_(code_low, code_high)
-        return codes.sub_(zero_point) if zero_point else codes
 
-    return requantize_codes
+@dataclass(frozen=True, eq=False)
+class FoldedRequantizer:
+    """codes = clamp(round(acc * gain + offset), low, high) - zero_point, per output column."""
+
+    gain: torch.Tensor  # (out,)
+    offset: torch.Tensor  # (out,)
+    low: float
+    high: float
+    zero_point: float
+
+    def __call__(self, accumulator: torch.Tensor) -> torch.Tensor:
+        gain, offset = self.gain.to(accumulator.device), self.offset.to(accumulator.device)
+        codes = (accumulator * gain).add_(offset).round_().clamp_(self.low, self.high)  # no fused multiply-add
+        return codes.sub_(self.zero_point) if self.zero_point else codes
