@@ -38,7 +38,8 @@ bench-crossbar: setup
 	bash benchmarks/install_aihwkit.sh $(VENV)
 	$(BIN)/python benchmarks/crossbar_throughput.py
 
-# bespoke printed MLPs on Cardio/RedWine/WhiteWine/Pendigits vs the published table, ~10 min;
+# printed classifiers on Cardio/RedWine/WhiteWine/Pendigits: exact 8-bit baselines (published table),
+# then the co-design front per set vs the published ternary networks (about 20 min per set on 2 cores);
 # add REFERENCE_VERILOG=DIR to synthesise published RTL with the same flow and library
 bench-printed: setup
 	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))

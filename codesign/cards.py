@@ -194,9 +194,19 @@ class PrintedProcess:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrintedInterface:
+    architecture: str = setting(("flash",), doc="Converter per input: flash (2**bits - 1 comparators + encoder)")
+    comparator_area: Constant = constant("area", positive=True, doc="Area of one analog comparator")
+    comparator_power: Constant = constant("power", minimum=0, doc="Static power of one analog comparator")
+    comparator_delay: Constant = constant("time", positive=True, doc="Decision time of one analog comparator")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PrintedParams:
     process: PrintedProcess = section(PrintedProcess)
     cells: dict = field(default_factory=dict, metadata={"kind": "table", "cls": PrintedCell})
+    # optional: the sensor interface (analog-to-digital converters), costed apart from the classifier
+    interface: PrintedInterface | None = field(default=None, metadata={"kind": "section", "cls": PrintedInterface})
 
 
 PARAMS = {"fpga": FpgaParams, "crossbar": CrossbarParams, "printed": PrintedParams}

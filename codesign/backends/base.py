@@ -40,6 +40,9 @@ class Evaluation:
     accuracy_source: str  # how the accuracy was measured, in words
     estimate: Estimate
     details: dict[str, Any] = field(default_factory=dict)  # backend-specific extras for the trial record
+    # True when the hardware predicts one class for every test input (no logic, majority accuracy):
+    # such a point is flagged and kept off the Pareto front; None: the backend runs the graph as is
+    constant_classifier: bool | None = None
 
 
 @runtime_checkable

@@ -119,15 +119,18 @@ def evaluate(config: SweepConfig, params: dict[str, Any], data, trial_dir: str |
     with single_thread():
         path, result = train_and_export(config, params, data, trial_dir / "model.onnx")
         graph = load(path)
-        reference = float(np.mean(execute(graph, data.x_test).predictions == data.y_test))
+        predictions = execute(graph, data.x_test).predictions
+        reference = float(np.mean(predictions == data.y_test))
         metrics: dict[str, float] = {"accuracy": reference, "train_accuracy": float(result.train_accuracy),
-                                     "fake_quant_test_accuracy": float(result.test_accuracy)}
+                                     "fake_quant_test_accuracy": float(result.test_accuracy),
+                                     "constant_classifier": float(constant_classifier(predictions))}
         targets = {}
         for target in config.targets:
             details = estimate_target(config, target, params, graph, data, reference)
             targets[target.name] = details
             estimate = details["estimate"]
             metrics[f"{target.name}.accuracy"] = float(details["accuracy"])
+            metrics[f"{target.name}.constant_classifier"] = float(details.pop("constant", metrics["constant_classifier"]))
             for metric in ("energy_j", "area_mm2", "latency_s", "power_w"):
                 metrics[f"{target.name}.{metric}"] = float(estimate[metric])
     outcome = Outcome(metrics, targets, path, round(time.perf_counter() - started, 3),
@@ -149,7 +152,9 @@ def estimate_target(config: SweepConfig, target: TargetSpec, params: dict[str, A
                                                      reference_accuracy=reference_accuracy,
                                                      **target.trial_options(params))
     details = {key: _plain(value) for key, value in evaluation.details.items()}
-    return {**details, "target": target.target, "card": target.card, "accuracy": float(evaluation.accuracy),
+    constant = {} if evaluation.constant_classifier is None else {"constant": evaluation.constant_classifier}
+    return {**details, **constant, "target": target.target, "card": target.card,
+            "accuracy": float(evaluation.accuracy),
             "accuracy_source": evaluation.accuracy_source, "estimate": evaluation.estimate.to_dict()}
 
 
@@ -160,6 +165,12 @@ def _plain(value):
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value
+
+
+def constant_classifier(predictions: np.ndarray) -> bool:
+    """True for a design that predicts one class for every test input: it costs no logic and
+    scores the majority-class accuracy, so it must never count as a Pareto-optimal design."""
+    return bool(len(np.unique(predictions)) <= 1)
 
 
 def reproduce(config: SweepConfig, params: dict[str, Any], trial_dir: str | Path, data=None) -> Outcome:

@@ -73,13 +73,14 @@ def records(study, config: SweepConfig) -> list[TrialRecord]:
 
 
 def pareto_front(trials: list[TrialRecord], names: list[str], directions: list[str]) -> list[TrialRecord]:
-    """Non-dominated trials; a duplicate of an earlier trial is left out (its original is there)."""
+    """Non-dominated trials; a duplicate of an earlier trial is left out (its original is there),
+    and so is a constant classifier (one class for every input: no logic, majority accuracy)."""
     signs = [1.0 if d == "maximize" else -1.0 for d in directions]
 
     def score(t: TrialRecord) -> list[float]:
         return [s * t.objectives[n] for s, n in zip(signs, names)]
 
-    unique = [t for t in trials if t.duplicate_of is None]
+    unique = [t for t in trials if t.duplicate_of is None and not is_constant(t)]
     front = []
     for t in unique:
         a = score(t)
@@ -88,6 +89,11 @@ def pareto_front(trials: list[TrialRecord], names: list[str], directions: list[s
         if not dominated:
             front.append(t)
     return front
+
+
+def is_constant(record: TrialRecord) -> bool:
+    """A trial whose model (or a target's design of it) predicts one class for every test input."""
+    return any(value for key, value in record.metrics.items() if key.endswith("constant_classifier"))
 
 
 def finish(config: SweepConfig, study, url: str, out_dir: Path, data, before: int, started: float) -> SweepResult:
@@ -112,7 +118,8 @@ def finish(config: SweepConfig, study, url: str, out_dir: Path, data, before: in
     report = {"study": config.study_name, "storage": redact(url), "dataset": config.dataset, "seed": config.seed,
               "epochs": config.epochs, "objectives": [{"name": n, "direction": d} for n, d in zip(names, directions)],
               "complete_trials": len(trials), "requested_trials": config.trials,
-              "duplicates": sum(1 for t in trials if t.duplicate_of is not None), "pareto": entries}
+              "duplicates": sum(1 for t in trials if t.duplicate_of is not None),
+              "constant_classifiers": [t.number for t in trials if is_constant(t)], "pareto": entries}
     write_file(out_dir / "pareto.json", json.dumps(report, indent=2, sort_keys=True) + "\n", replace="own")
     write_file(out_dir / "trials.json", json.dumps([t.to_dict() for t in trials], indent=2, sort_keys=True) + "\n",
                replace="own")

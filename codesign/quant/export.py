@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -33,7 +34,8 @@ def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
             warnings.simplefilter("ignore")
             try:
                 # dynamo=False keeps the weights inside one file (no MODEL.onnx.data side file)
-                brevitas_export(model, args=sample, export_path=str(raw), dynamo=False)
+                with unsigned_binary_as_quant():
+                    brevitas_export(model, args=sample, export_path=str(raw), dynamo=False)
             except ModuleNotFoundError as exc:
                 raise BackendError(f"QONNX export needs {exc.name}",
                                    hint="pip install onnxoptimizer (part of codesign[train])") from None
@@ -46,6 +48,35 @@ def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
             entry.value = str(value)
         cleaned.save(str(staged))
     return path
+
+
+@contextlib.contextmanager
+def unsigned_binary_as_quant():
+    """Export unsigned 1-bit quantisers as what they compute.
+
+    Brevitas writes every 1-bit activation quantiser as ``BipolarQuant`` (sign, {-1, +1}), also
+    an unsigned one, which computes a unit step {0, 1} x scale (``round(x / scale)`` clipped to
+    [0, 1]): after a ReLU the exported sign is constantly +1 and the graph becomes a constant
+    classifier. Within this context an unsigned 1-bit quantiser is written as a QONNX ``Quant``
+    with ``bitwidth=1, signed=0``, the exact function the model was trained with; signed ones
+    stay ``BipolarQuant``.
+    """
+    from brevitas.export.onnx.qonnx import handler
+    from brevitas.export.onnx.qonnx.function import BrevitasQuantOp
+
+    original = handler.BrevitasQuantProxyHandler.prepare_for_export
+
+    def prepare_for_export(self, module) -> None:
+        original(self, module)
+        kwargs = getattr(self, "symbolic_kwargs", None) or {}
+        if module.is_quant_enabled and int(kwargs.get("bit_width", 0)) == 1 and not bool(kwargs.get("signed", True)):
+            self.quant_op = BrevitasQuantOp
+
+    handler.BrevitasQuantProxyHandler.prepare_for_export = prepare_for_export
+    try:
+        yield
+    finally:
+        handler.BrevitasQuantProxyHandler.prepare_for_export = original
 
 
 def training_metadata(mlp, train_config, *, dataset: str = "", switching=None) -> dict[str, str]:

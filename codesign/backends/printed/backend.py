@@ -201,13 +201,15 @@ class PrintedBackend(BackendBase):
                            "chosen_proxy": candidate.proxy}
         implementation = implement(chosen, card, x_test, activity_source=f"test samples of {data.name}",
                                    reference_predictions=reference, **_synthesis_options(settings))
-        accuracy = float(np.mean(evaluate(chosen, x_test).predictions == data.y_test))
+        predictions = evaluate(chosen, x_test).predictions
+        accuracy = float(np.mean(predictions == data.y_test))
         source = "gate-level design on the test split"
         if loss:
             source += f" (approximated within {loss:g} loss on the training split)"
         return Evaluation(accuracy, source, implementation.estimate,
                           {"options": {**settings, "accuracy_loss": loss}, "approximation": search_info,
-                           "verification": implementation.verification})
+                           "verification": implementation.verification},
+                          constant_classifier=bool(len(np.unique(predictions)) <= 1))
 
 
 

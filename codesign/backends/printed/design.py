@@ -95,12 +95,21 @@ def term_value(x: np.ndarray, shift: int, sign: int, truncation: int) -> np.ndar
 
 
 def accumulate(neuron: Neuron, x: np.ndarray) -> np.ndarray:
-    acc = np.zeros(len(x), dtype=np.int64)
+    """The neuron's accumulator on integer inputs x (N, features), as the circuit forms it:
+    digits at or above the truncation position are exact, each lower digit position s adds
+    its partial products with their low (truncation - s) bits dropped."""
     if neuron.truncation == 0:
-        weights = np.asarray(neuron.weights, dtype=np.int64)
-        return x @ weights
+        return x @ np.asarray(neuron.weights, dtype=np.int64)
+    exact = np.zeros(len(neuron.weights), dtype=np.int64)
+    low: dict[int, np.ndarray] = {}
     for index, shift, sign in neuron.terms():
-        acc += term_value(x[:, index], shift, sign, neuron.truncation)
+        if shift >= neuron.truncation:
+            exact[index] += sign << shift
+        else:
+            low.setdefault(shift, np.zeros(len(neuron.weights), dtype=np.int64))[index] += sign
+    acc = x @ exact
+    for shift, signs in low.items():
+        acc = acc + ((x >> (neuron.truncation - shift)) << neuron.truncation) @ signs
     return acc
 
 
@@ -164,34 +173,48 @@ def evaluate(design: Design, x_codes: np.ndarray) -> Evaluation:
 
 # -- building from the layer graph ---------------------------------------------------------------
 def build(graph: LayerGraph, name: str | None = None) -> Design:
-    """The exact bespoke design of an integer MLP (raises for what a printed circuit cannot do)."""
+    """The exact bespoke design of an integer MLP (raises for what a printed circuit cannot do).
+
+    A layer whose input codes are bipolar ({-1, +1}, sign activations) sums one wire bit h per
+    input (code = 2h - 1): the accumulator the circuit forms is sum(w * h), and the reference's
+    accumulator 2 * sum(w * h) - sum(w) is folded into the neuron's threshold or logit offset, so
+    binary inputs cost a popcount-style adder tree and no sign handling."""
     graph.require_integer("the printed backend")
     spec = graph.input_quant
     low = np.full(graph.in_features, spec.code_min, dtype=np.int64)
     high = np.full(graph.in_features, spec.code_max, dtype=np.int64)
+    gain = 1  # 2 after a bipolar layer (see _encoding)
     layers = []
     for position, layer in enumerate(graph.layers):
         last = position == len(graph.layers) - 1
         if last and layer.output_quant is None:
-            layers.append(_logit_layer(layer, low, high))
+            layers.append(_logit_layer(layer, low, high, gain))
             break
-        built = _hidden_layer(layer, low, high)
+        built = _hidden_layer(layer, low, high, gain)
         if last:  # quantised logits: argmax over the codes themselves
             layers.append(_codes_as_logits(layer, built))
             break
         layers.append(built)
         low = np.array([n.requant.low for n in built.neurons], dtype=np.int64)
         high = np.array([n.requant.high for n in built.neurons], dtype=np.int64)
+        gain = 2 if layer.output_quant.bipolar else 1
     return Design(name or graph.name, int(spec.code_min), int(spec.code_max), tuple(layers),
                   classes=graph.out_features)
 
 
-def _hidden_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray) -> Layer:
+def _encoding(weights: tuple[int, ...], gain: int) -> tuple[int, int]:
+    """(gain, offset) with reference accumulator = gain * circuit accumulator + offset: wires
+    carry the codes themselves (gain 1) or the bit h of a bipolar code 2h - 1 (gain 2)."""
+    return (1, 0) if gain == 1 else (2, -int(sum(weights)))
+
+
+def _hidden_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray, gain: int = 1) -> Layer:
     neurons = []
     for j in range(layer.out_features):
         weights = tuple(int(w) for w in layer.weight[j])
         acc_low, acc_high = accumulator_range(Neuron(weights), low, high)
-        form, negate = fit(tabulate(layer, j, acc_low, acc_high), acc_low)
+        scale, offset = _encoding(weights, gain)
+        form, negate = fit(tabulate(layer, j, acc_low, acc_high, gain=scale, offset=offset), acc_low)
         if negate:
             weights = tuple(-w for w in weights)
         neurons.append(Neuron(weights, requant=form))
@@ -199,7 +222,8 @@ def _hidden_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray) -> Layer
     high_code = max(n.requant.high for n in neurons)
     if low_code < 0:
         raise UnsupportedOpError(f"{layer.name}: signed hidden activations are not supported by the printed backend",
-                                 hint="use an unsigned activation quantiser after ReLU (Brevitas QuantReLU)")
+                                 hint="use an unsigned activation quantiser after ReLU (Brevitas QuantReLU) "
+                                      "or a bipolar sign activation")
     return Layer(layer.name, tuple(neurons), width_of(0, high_code))
 
 
@@ -211,7 +235,7 @@ def _codes_as_logits(layer: DenseLayer, built: Layer) -> Layer:
     return built
 
 
-def _logit_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray) -> Layer:
+def _logit_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray, input_gain: int = 1) -> Layer:
     """z_j = acc_j * M + C_j with the argmax of z equal to the argmax of the real logits."""
     affine = layer.post_affine()
     if affine is None:
@@ -223,21 +247,31 @@ def _logit_layer(layer: DenseLayer, low: np.ndarray, high: np.ndarray) -> Layer:
     gain = layer.acc_scale * mul  # value_j = gain_j * acc_j + offset_j
     offset = bias * mul + add
     weights = [tuple(int(w) for w in row) for row in layer.weight]
-    if np.any(gain <= 0):
+    # value_j = gain_j * (a_j * circuit_acc_j + b_j) + offset_j = circuit_gain_j * (circuit_acc_j + r_j)
+    encodings = [_encoding(w, input_gain) for w in weights]
+    circuit_gain = gain * np.array([a for a, _ in encodings], dtype=np.float64)
+    if np.any(circuit_gain == 0):
+        raise UnsupportedOpError(f"{layer.name}: an output logit does not depend on its inputs (zero scale)",
+                                 hint="check the output layer's scale and batch norm")
+    ratios = [Fraction(float(o)) / Fraction(float(g)) + Fraction(b, a)
+              for o, g, (a, b) in zip(offset, circuit_gain, encodings, strict=True)]
+    if np.any(circuit_gain < 0):
         if layer.out_features > 1:
             raise UnsupportedOpError(f"{layer.name}: a logit decreases with its accumulator",
                                      hint="fold negative batch-norm scales into the weights before export")
-        weights, gain, offset = [tuple(-w for w in weights[0])], -gain, -offset
+        # value > 0  <=>  acc + r < 0  <=>  (-acc) > r: negate the weights, keep the bound r
+        bound = ratios[0]
+        return Layer(layer.name, (Neuron(tuple(-w for w in weights[0]), logit=(1, -_floor(bound))),), 1,
+                     signed_output=True)
     if layer.out_features == 1:
-        # prediction = value > 0  <=>  acc > -offset/gain  <=>  acc - floor(-offset/gain) > 0
-        bound = Fraction(-float(offset[0])) / Fraction(float(gain[0]))
-        return Layer(layer.name, (Neuron(weights[0], logit=(1, -int(bound // 1))),), 1, signed_output=True)
-    if np.all(gain == gain[0]):
-        logits = _ranked_offsets([Fraction(float(o)) / Fraction(float(gain[0])) for o in offset])
+        # prediction = value > 0  <=>  acc > -r  <=>  acc - floor(-r) > 0
+        return Layer(layer.name, (Neuron(weights[0], logit=(1, -_floor(-ratios[0]))),), 1, signed_output=True)
+    if np.all(circuit_gain == circuit_gain[0]):
+        logits = _ranked_offsets(ratios)
     else:  # per-channel gains: a common fixed-point grid, checked by verification on data
-        shift, smallest = 16, float(np.min(gain))
-        logits = [(round(g / smallest * (1 << shift)), _floor(Fraction(float(o)) / Fraction(smallest) * (1 << shift)))
-                  for g, o in zip(gain, offset, strict=True)]
+        shift, smallest = 16, float(np.min(circuit_gain))
+        logits = [(round(g / smallest * (1 << shift)), _floor(r * Fraction(g) / Fraction(smallest) * (1 << shift)))
+                  for g, r in zip(circuit_gain, ratios, strict=True)]
     neurons = tuple(Neuron(w, logit=form) for w, form in zip(weights, logits, strict=True))
     return Layer(layer.name, neurons, 0, signed_output=True)
 

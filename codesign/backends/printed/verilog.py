@@ -94,10 +94,13 @@ def emit(design: Design, header: dict[str, str]) -> str:
             w.comment(note)
             terms = [(sign, _term(sources[i], shift, neuron.truncation)) for i, shift, sign in neuron.terms()
                      if term_range(int(low[i]), int(high[i]), shift, neuron.truncation) != (0, 0)]
-            _accumulate(w, acc_name, acc_low, acc_high, terms, neuron, low, high)
-            if last and neuron.requant is None:
+            if _is_gate(neuron):
+                name, lo, hi = _threshold_gate(w, acc_name, terms, neuron, low, high, f"l{index}_n{j}")
+            elif last and neuron.requant is None:
+                _accumulate(w, acc_name, acc_low, acc_high, terms, neuron, low, high)
                 name, lo, hi = _logit(w, acc_name, acc_low, acc_high, neuron, f"l{index}_n{j}")
             else:
+                _accumulate(w, acc_name, acc_low, acc_high, terms, neuron, low, high)
                 name, lo, hi = _requant(w, acc_name, acc_low, acc_high, neuron, f"l{index}_n{j}")
             outputs.append(name)
             out_low.append(lo)
@@ -108,6 +111,35 @@ def emit(design: Design, header: dict[str, str]) -> str:
     title = [f"// {key}: {value}" for key, value in header.items()]
     body = "\n".join(w.lines)
     return "\n".join([*title, f"module {module_name(design.name)} (", *ports, ");", body, "endmodule", ""])
+
+
+def _is_gate(neuron: Neuron) -> bool:
+    """A 1-bit activation: one comparison of the sum with a threshold (a linear threshold gate)."""
+    requant = neuron.requant
+    return isinstance(requant, ThresholdRequant) and len(requant.thresholds) == 1 and not neuron.output_drop
+
+
+def _threshold_gate(w: _Writer, acc_name: str, terms, neuron: Neuron, low, high, prefix: str) -> tuple[str, int, int]:
+    """out = [pos - neg >= T] as one comparison pos (+ |T|) >= neg (+ T): the threshold joins the
+    adder tree of the side it adds to, and no subtraction or sign bit is built."""
+    requant = neuron.requant
+    threshold = requant.thresholds[0]
+    sides = {}
+    for digit_sign, suffix in ((1, "pos"), (-1, "neg")):
+        parts = [expr for sign, expr in terms if sign == digit_sign]
+        tree_low, tree_high = partial_sum_range(neuron, low, high, digit_sign)
+        constant = max(-threshold, 0) if digit_sign > 0 else max(threshold, 0)
+        if constant:
+            parts.append(_literal(constant))
+        sides[suffix] = f"{acc_name}_{suffix}"
+        w.wire(sides[suffix], tree_low + constant, tree_high + constant, " + ".join(parts) or "1'sb0")
+    out = f"{prefix}_out"
+    w.comment(f"linear threshold gate: [sum >= {threshold}]" + (f" + {requant.low}" if requant.low else ""))
+    if requant.low:
+        w.wire(out, requant.low, requant.high, f"{_literal(requant.low)} + $signed({{1'b0, {sides['pos']} >= {sides['neg']}}})")
+    else:
+        w.lines.append(f"  wire {out} = {sides['pos']} >= {sides['neg']};")
+    return out, requant.low, requant.high
 
 
 def _accumulate(w: _Writer, acc_name: str, acc_low: int, acc_high: int, terms, neuron, low, high) -> None:
