@@ -47,7 +47,8 @@ bench-printed: setup
 bench-fpga: setup
 	$(BIN)/python benchmarks/fpga_calibration.py
 
-# 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL
+# 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL;
+# chip instances/s of the distributed crossbar Monte-Carlo with 1, 2, 4 Ray workers (bit-identical to one process)
 bench-sweep: setup
 	$(BIN)/python benchmarks/sweep_scaling.py
 

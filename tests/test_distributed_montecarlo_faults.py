@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -45,9 +46,19 @@ def undisturbed(model, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    with ray_cluster((1, 1, 1)) as started:
-        yield started
+def cluster(tmp_path_factory):
+    """Started in a home where a local ``ray.init()`` left ``~/.ray/auth_token`` (then ``ray start``
+    turns token authentication on, and ``ray status`` did not follow): it must start and serve."""
+    from codesign.noise.kernels import _cache_dir
+
+    home = tmp_path_factory.mktemp("home")
+    (home / ".ray").mkdir()
+    (home / ".ray" / "auth_token").write_text(secrets.token_hex(32))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CODESIGN_CACHE", str(_cache_dir()))  # the compiled read kernel stays where it is
+        patch.setenv("HOME", str(home))
+        with ray_cluster((1, 1, 1)) as started:
+            yield started
 
 
 def _simulate(model: Path, out: Path, *args: str) -> subprocess.Popen:

@@ -114,6 +114,8 @@ def _run(ray, submit, ranges: list[range], workers: int | None, instances: int, 
                     span = waiting.popleft()
                     running[submit(span)] = span
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_S)
+                if ready:  # and every other range finished meanwhile: one pass per batch, not per range
+                    ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
                 for ref in ready:
                     span = running.pop(ref)
                     parts.append(_result(ray, ref, span))

@@ -134,17 +134,15 @@ def _check_new_file(path: Path) -> None:
 def _write_new_file(path: Path, text: str) -> None:
     """Write ``path`` whole or not at all; fail rather than replace a file that appeared meanwhile."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o666 & ~umask)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                     suffix=".partial") as staging:  # removed on close, whatever happens
+        staging.write(text)
+        staging.flush()
+        os.chmod(staging.name, 0o666 & ~umask)
         try:
-            os.link(staging, path)  # atomic, and never over an existing file
+            os.link(staging.name, path)  # atomic, and never over an existing file
         except FileExistsError:
             raise CodesignError(f"{path} appeared while the simulation ran; nothing was written",
                                 hint="choose another --out") from None
-    finally:
-        Path(staging).unlink(missing_ok=True)
