@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.codesign-installed
 
-.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-fpga bench-sweep lint format clean
+.PHONY: setup demo test test-slow bench-robustness bench-crossbar bench-printed bench-printed-synthesis bench-fpga bench-sweep lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,19 @@ bench-crossbar: setup
 bench-printed: setup
 	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))
 
-# FPGA estimate vs published hls4ml synthesis results (per-metric error, leave-one-model-out)
+# printed synthesis: area and run time per ABC script on codesign's designs and (REFERENCE_VERILOG=DIR)
+# on the published exact RTL vs its Design Compiler area; PROVE=1 adds equivalence proofs
+bench-printed-synthesis: setup
+	$(BIN)/python benchmarks/printed_synthesis.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG)) $(if $(PROVE),--prove)
+
+# FPGA estimate vs published hls4ml synthesis results (in-sample, held out by architecture and by
+# tool version), estimate time per model, and rule4ml (own venv, ~3 min the first time) on the
+# same held-out points; ~10 min
 bench-fpga: setup
 	$(BIN)/python benchmarks/fpga_calibration.py
+	$(BIN)/python benchmarks/fpga_estimate_timing.py
+	bash benchmarks/install_rule4ml.sh .venv-rule4ml
+	KERAS_BACKEND=torch .venv-rule4ml/bin/python benchmarks/fpga_rule4ml.py
 
 # 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL;
 # chip instances/s of the distributed crossbar Monte-Carlo with 1, 2, 4 Ray workers (bit-identical to one process)

@@ -4,8 +4,9 @@
     python benchmarks/printed_uci.py --reference-verilog DIR
 
 With --reference-verilog, every ``*.v`` in DIR (e.g. the published exact baseline designs, whose
-top module is ``top``) is synthesised with the same yosys flow and cell library, so published
-RTL and codesign's RTL are compared like with like, independent of the synthesis tool.
+top module is ``top``) is synthesised with the same yosys flow (area script) and cell library, so
+published RTL and codesign's RTL are compared like with like, independent of the synthesis tool
+(benchmarks/printed_synthesis.py compares every script with the published Design Compiler areas).
 Writes benchmarks/results/printed_uci.json.
 """
 
@@ -32,7 +33,7 @@ def _flow():
     return module
 
 
-def synthesise_reference(folder: Path, card_name: str, top: str) -> list[dict]:
+def synthesise_reference(folder: Path, card_name: str, top: str, abc_script: str = "area") -> list[dict]:
     from codesign.backends.printed.liberty import liberty
     from codesign.backends.printed.synthesis import synthesize
     from codesign.cards import load_card
@@ -41,12 +42,12 @@ def synthesise_reference(folder: Path, card_name: str, top: str) -> list[dict]:
     rows = []
     for path in sorted(folder.glob("*.v")):
         started = time.perf_counter()
-        result = synthesize(path.read_text(), liberty(card), top)
+        result = synthesize(path.read_text(), liberty(card), top, abc_script=abc_script)
         counts = Counter(c["type"] for c in result.module["cells"].values())
         rows.append({"file": path.name, "cells": sum(counts.values()),
                      "area_cm2": sum(card.cells[k].area.value * n for k, n in counts.items()) * 1e4,
                      "static_power_mw": sum(card.cells[k].leakage.value * n for k, n in counts.items()) * 1e3,
-                     "seconds": time.perf_counter() - started})
+                     "abc_script": abc_script, "seconds": time.perf_counter() - started})
     return rows
 
 

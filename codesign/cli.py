@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from codesign.errors import CodesignError
+from codesign.outputs import check_file_output, check_files_directory, claim_directory
 from codesign.version import __version__
 
 
@@ -81,13 +82,13 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--accuracy-loss", type=float, nargs="+", metavar="LOSS",
                              help="printed: approximate the design within this accuracy loss (e.g. 0.01); "
                              "the first value picks the written design, all of them go to pareto.json")
-            sub.add_argument("--out", required=True, help="output directory (must not exist; created atomically)")
+            sub.add_argument("--out", required=True, help="output directory (new or empty; created atomically)")
             sub.add_argument("--force", action="store_true",
                              help="replace an output directory that codesign itself wrote earlier")
         else:
             sub.add_argument("--json", action="store_true")
-            sub.add_argument("--out", help="also write the estimate JSON here (with --target all: a directory "
-                             "for comparison.json, .csv and .png)")
+            sub.add_argument("--out", help="also write the estimate JSON to this new file (with --target all: a "
+                             "directory for comparison.json, .csv and .png)")
     for name, (module, text) in EXTENSIONS.items():
         import_module(module).add_arguments(command(name, text))
     return parser
@@ -276,6 +277,7 @@ def _with_data(options: dict, args, backend) -> dict:
 def cmd_export(args) -> int:
     from pathlib import Path
 
+    claim_directory(args.out, overwrite=args.force)  # refuse an unsafe --out before any work
     graph, card, backend = _graph_card_backend(args)
     options = _with_data(_options(args.option), args, backend)
     if args.accuracy_loss:
@@ -324,6 +326,8 @@ def cmd_compare(args) -> int:
     from codesign.comparison import compare, targets_for
     from codesign.ir import load
 
+    if args.out:
+        check_files_directory(args.out)
     pairs = targets_for(args.card)
     options = _options(args.option)
     if args.data:
@@ -344,6 +348,8 @@ def cmd_compare(args) -> int:
 def cmd_estimate(args) -> int:
     if args.target == "all":
         return cmd_compare(args)
+    if args.out:
+        check_file_output(args.out)
     graph, card, backend = _graph_card_backend(args)
     options = _with_data(_options(args.option), args, backend)
     estimate = backend.estimate(graph, card, **options)

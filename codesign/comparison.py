@@ -19,6 +19,7 @@ from codesign.cards import Card
 from codesign.errors import BackendError, CodesignError, ParameterError
 from codesign.estimate import Estimate
 from codesign.ir.graph import LayerGraph
+from codesign.outputs import write_files
 
 COLUMNS = (("latency_s", "latency", "s"), ("energy_j", "energy", "J"), ("area_mm2", "area", "mm²"),
            ("power_w", "power", "W"))
@@ -105,14 +106,11 @@ class Comparison:
         return path
 
     def save(self, directory: str | Path) -> dict[str, Path]:
-        """comparison.json, comparison.csv, comparison.png in ``directory``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        files = {"json": directory / "comparison.json", "csv": directory / "comparison.csv"}
-        files["json"].write_text(self.to_json(), encoding="utf-8")
-        files["csv"].write_text(self.to_csv(), encoding="utf-8")
-        files["png"] = self.plot(directory / "comparison.png")
-        return files
+        """comparison.json, comparison.csv, comparison.png in ``directory``, written atomically;
+        an existing file there is replaced only when codesign wrote it (codesign.outputs)."""
+        paths = write_files(directory, {"comparison.json": self.to_json(), "comparison.csv": self.to_csv(),
+                                        "comparison.png": self.plot})
+        return {suffix: paths[f"comparison.{suffix}"] for suffix in ("json", "csv", "png")}
 
 
 def compare(graph: LayerGraph, cards: list[Card | str] | tuple[Card | str, ...] | None = None,

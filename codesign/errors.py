@@ -64,3 +64,7 @@ class DataError(CodesignError):
 
 class ParameterError(CodesignError):
     """A numeric option is out of its valid range (negative rate, rate > 1, unknown name)."""
+
+
+class OutputError(BackendError):
+    """An output path is unsafe or already taken: writing there would lose or replace a user's file."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from codesign.errors import DataError
+from codesign.outputs import write_file
 
 METHODS = ("analytical", "synthesis", "simulation")
 HEADLINE = ("latency_s", "energy_j", "area_mm2", "power_w")
@@ -73,10 +74,10 @@ class Estimate:
         except (json.JSONDecodeError, TypeError) as exc:
             raise DataError(f"not an estimate JSON document ({exc})", hint="regenerate it with codesign estimate") from None
 
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(self.to_json(), encoding="utf-8")
-        return path
+    def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the JSON atomically; an existing file is an OutputError unless ``overwrite``
+        (a deliberate rewrite)."""
+        return write_file(path, self.to_json(), replace="always" if overwrite else "never")
 
     @classmethod
     def load(cls, path: str | Path) -> Estimate:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
-from codesign.artifact import Artifact, atomic_directory, directory_digest
+from codesign.artifact import (
+    MANIFEST_NAME,
+    Artifact,
+    atomic_directory,
+    directory_digest,
+    verify_manifest,
+)
 from codesign.errors import BackendError
 
 
@@ -78,21 +86,68 @@ def test_existing_destination_without_overwrite_is_an_error(tmp_path: Path) -> N
     assert leftovers(tmp_path) == []
 
 
-def test_overwrite_replaces_the_content(tmp_path: Path) -> None:
-    destination = write_tree(tmp_path / "design", {"old.txt": b"old", "sub/stale.txt": b"stale"})
+def codesign_output(destination: Path, files: dict[str, bytes]) -> Path:
+    """A directory written by codesign (with its manifest)."""
+    with atomic_directory(destination) as staging:
+        write_tree(staging, files)
+    return destination
+
+
+def test_overwrite_replaces_codesign_output(tmp_path: Path) -> None:
+    destination = codesign_output(tmp_path / "design", {"old.txt": b"old", "sub/stale.txt": b"stale"})
     with atomic_directory(destination, overwrite=True) as staging:
         (staging / "new.txt").write_bytes(b"new")
-    assert sorted(p.name for p in destination.rglob("*")) == ["new.txt"]
+    assert sorted(p.name for p in destination.rglob("*")) == [MANIFEST_NAME, "new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["design"]
+    assert verify_manifest(destination).files.keys() == {"new.txt"}
+
+
+def test_overwrite_refuses_a_directory_codesign_did_not_write(tmp_path: Path) -> None:
+    destination = write_tree(tmp_path / "design", {"thesis.tex": b"years of work"})
+    with pytest.raises(BackendError, match="not codesign's own") as info, \
+            atomic_directory(destination, overwrite=True):
+        pytest.fail("the body must not run")
+    assert str(destination) in str(info.value)
+    assert (destination / "thesis.tex").read_bytes() == b"years of work"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["design"]
 
 
+def test_overwrite_refuses_codesign_output_with_an_added_file(tmp_path: Path) -> None:
+    destination = codesign_output(tmp_path / "design", TREE)
+    (destination / "notes.txt").write_bytes(b"mine")
+    with pytest.raises(BackendError, match="notes.txt was not written by codesign"), \
+            atomic_directory(destination, overwrite=True):
+        pytest.fail("the body must not run")
+    assert (destination / "notes.txt").read_bytes() == b"mine"
+
+
+def test_overwrite_refuses_codesign_output_with_an_edited_file(tmp_path: Path) -> None:
+    destination = codesign_output(tmp_path / "design", TREE)
+    (destination / "top.v").write_bytes(b"module top; // my fix\nendmodule\n")
+    with pytest.raises(BackendError, match="top.v was changed after codesign wrote it"), \
+            atomic_directory(destination, overwrite=True):
+        pytest.fail("the body must not run")
+    assert b"my fix" in (destination / "top.v").read_bytes()
+
+
 def test_failed_overwrite_keeps_the_old_content(tmp_path: Path) -> None:
-    destination = write_tree(tmp_path / "design", {"old.txt": b"old"})
+    destination = codesign_output(tmp_path / "design", {"old.txt": b"old"})
     with pytest.raises(Boom), atomic_directory(destination, overwrite=True) as staging:
         (staging / "new.txt").write_bytes(b"new")
         raise Boom
-    assert sorted(p.name for p in destination.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in destination.iterdir()) == [MANIFEST_NAME, "old.txt"]
+    verify_manifest(destination)
     assert leftovers(tmp_path) == []
+
+
+def test_manifest_records_every_file_and_the_digest(tmp_path: Path) -> None:
+    destination = codesign_output(tmp_path / "design", TREE)
+    manifest = verify_manifest(destination)
+    assert sorted(manifest.files) == sorted(TREE)
+    assert manifest.digest == directory_digest(destination) == Artifact.from_directory("x", destination).digest
+    data = json.loads((destination / MANIFEST_NAME).read_text())
+    assert data["digest"] == manifest.digest
+    assert data["files"]["top.v"] == hashlib.sha256(TREE["top.v"]).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,3 +195,11 @@ def test_empty_directory_has_the_empty_digest(tmp_path: Path) -> None:
     artifact = Artifact.from_directory("printed", tmp_path / "empty")
     assert artifact.files == ()
     assert artifact.digest == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_artifact_verify_checks_directory_and_digest(tmp_path: Path) -> None:
+    artifact = Artifact.from_directory("fpga", codesign_output(tmp_path / "a", TREE))
+    artifact.verify()
+    (tmp_path / "a" / "README").write_bytes(b"edited")
+    with pytest.raises(BackendError, match="README was changed after codesign wrote it"):
+        artifact.verify()

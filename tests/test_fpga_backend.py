@@ -11,7 +11,7 @@ import pytest
 from graphs import qkeras_mlp, save
 
 from codesign.backends import backend_for
-from codesign.backends.fpga.resources import csd_digits
+from codesign.backends.fpga.layerstats import csd_digits
 from codesign.cards import load_card
 from codesign.cli import main
 from codesign.errors import CodesignError
@@ -43,8 +43,10 @@ def test_estimates_move_the_right_way_with_bits_and_reuse(tmp_path: Path, jet) -
     backend = backend_for("fpga", card)
     base = backend.estimate(jet, card)
     reused = backend.estimate(jet, card, reuse_factor=4)
-    assert reused.resources["lut"] < base.resources["lut"]
-    assert reused.resources["ii_cycles"] == 4 and reused.latency_s > base.latency_s
+    # Latency strategy: reuse only caps multipliers; shift-and-add constants are not shared
+    assert reused.resources["lut"] <= base.resources["lut"] and reused.resources["ii_cycles"] == 4
+    shared = backend.estimate(jet, card, reuse_factor=4, strategy="Resource")
+    assert shared.resources["lut"] < base.resources["lut"] and shared.latency_s > base.latency_s
     narrow = load(save(qkeras_mlp(bits=3, quantized_input=True), tmp_path / "narrow.onnx"))
     assert backend.estimate(narrow, card).resources["lut"] < base.resources["lut"]
     wide_layers = tuple(replace(layer, weight_quant=replace(layer.weight_quant, bits=12),
@@ -75,10 +77,16 @@ def test_cli_export_writes_verified_project(tmp_path: Path, capsys) -> None:
     model = save(qkeras_mlp(quantized_input=True), tmp_path / "jet.onnx")
     out = tmp_path / "prj"
     assert main(["export", str(model), "--target", "fpga", "--card", "alveo-u250", "--out", str(out),
-                 "-O", "max_mismatch=0.005"]) == 0
+                 "-O", "max_mismatch=0.005", "-O", "project_name=jet_tagger", "-O", "clock_period=4",
+                 "-O", "part=xcvu9p-flga2104-2L-e"]) == 0
     report = json.loads((out / "verification.json").read_text())
     assert report["verification"]["passed"] and report["verification"]["exact_match_rate"] >= 0.995
     assert (out / "hls4ml_prj" / "build_prj.tcl").exists()
+    # the project's config names where the project is now, not the staging directory it was written in
+    config = (out / "hls4ml_prj" / "hls4ml_config.yml").read_text()
+    assert f"OutputDir: {(out / 'hls4ml_prj').resolve()}" in config and ".partial" not in config
+    assert "ProjectName: jet_tagger" in config and "ClockPeriod: 4" in config and "xcvu9p-flga2104-2L-e" in config
+    assert (out / "hls4ml_prj" / "firmware" / "jet_tagger.cpp").is_file()
     estimate = json.loads((out / "estimate.json").read_text())
     assert estimate["target"] == "fpga" and "hls4ml" in estimate["tool_versions"]
 
@@ -146,3 +154,33 @@ def test_resource_strategy_and_streaming_projects_are_bit_exact(tmp_path: Path, 
     assert artifact.summary["exact_match_rate"] == 1.0
     config = json.loads((tmp_path / "prj" / "verification.json").read_text())["settings"]
     assert all(config[key] == value for key, value in options.items())
+
+
+def test_estimate_carries_the_held_out_error_band(jet) -> None:
+    card = load_card("alveo-u250")
+    estimate = backend_for("fpga", card).estimate(jet, card)
+    band = estimate.breakdown["error_band"]
+    assert 0 < band["lut_median"] <= band["lut_max"] and band["lut_points"] >= 10
+    assert any(a.startswith("LUT: typical error") and "held out" in a for a in estimate.assumptions)
+    # the per-layer latencies and the top-level overhead add up to the reported total
+    assert sum(estimate.breakdown["latency_s"].values()) == pytest.approx(estimate.latency_s)
+
+
+def test_bad_project_name_and_clock_are_one_line_errors(tmp_path: Path, capsys) -> None:
+    model = save(qkeras_mlp(quantized_input=True), tmp_path / "jet.onnx")
+    out = tmp_path / "prj"
+    assert main(["export", str(model), "--target", "fpga", "--card", "alveo-u250", "--out", str(out),
+                 "-O", "project_name=1-bad"]) == 2
+    assert "project_name" in capsys.readouterr().err and not out.exists()
+    assert main(["estimate", str(model), "--target", "fpga", "-O", "clock_period=0"]) == 2
+    assert "clock_period" in capsys.readouterr().err
+
+
+def test_clock_and_multiplier_binding_options_move_the_estimate(jet) -> None:
+    card = load_card("alveo-u250")
+    backend = backend_for("fpga", card)
+    base = backend.estimate(jet, card)
+    fast = backend.estimate(jet, card, clock_period=2.0)
+    assert fast.resources["latency_cycles"] >= base.resources["latency_cycles"] and fast.latency_s < base.latency_s * 1.5
+    forced = backend.estimate(jet, card, multiplier_impl="dsp")
+    assert forced.resources["dsp"] > base.resources["dsp"]

@@ -16,6 +16,7 @@ from report_page import area_units_per_line, header_rows, parse
 from codesign.cards import load_card
 from codesign.cli import main
 from codesign.estimate import Estimate
+from codesign.outputs import MANIFEST_NAME
 from codesign.report import format_si, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -131,7 +132,7 @@ def test_headings_count_what_is_shown(report) -> None:
     shown_cards = [v for t, n, v in page.attributes if n == "id" and v.startswith("card-")]
     assert page.headings["cards"] == f"Target cards ({len(shown_cards)} cards)" == "Target cards (3 cards)"
     summary = re.search(r"</h1><p class=\"muted\">(.*?) · codesign", report[0].read_text(encoding="utf-8")).group(1)
-    files = len([p for p in report[0].parent.rglob("*") if p.is_file() and p.name != "report.html"])
+    files = len([p for p in report[0].parent.rglob("*") if p.is_file() and p.name not in ("report.html", MANIFEST_NAME)])
     assert summary == (f"{len(estimates)} estimates, 1 plot, 3 verification reports, 1 other Pareto front, "
                        f"{files} files")
 
@@ -234,7 +235,7 @@ def test_third_party_estimate_renders_like_a_built_in_one(tmp_path: Path, monkey
     data = json.loads((run / "estimate.json").read_text())
     data["breakdown"]["sram"] = {"energy_j": 2.5e-12, "area_um2": 1250.0, "read_s": 3e-9}  # a backend's own keys:
     data["resources"]["efficiency_gops_per_w"] = 812.5  # their names carry the units
-    Estimate.from_dict(data).save(run / "estimate.json")
+    Estimate.from_dict(data).save(run / "estimate.json", overwrite=True)
     page = parse(write_report(run))
     [row] = header_rows(page, "estimates", "model")
     assert row["target"] == "toy-fpga" and row["card"] == "pynq-z2"

@@ -15,6 +15,7 @@ pytest.importorskip("optuna")
 from codesign.cli import main  # noqa: E402
 from codesign.dse.config import SweepConfigError, load_config, parse_config  # noqa: E402
 from codesign.dse.evaluate import reproduce  # noqa: E402
+from codesign.outputs import MANIFEST_NAME  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,7 +155,8 @@ def test_sweep_writes_pareto_plots_and_qonnx(sweep):
         assert (out / entry["estimates"]).is_file()
         assert set(entry["objectives"]) == set(names)
         assert {"hidden", "weight_bits", "act_bits", "fault_aware", "fpga.reuse_factor"} <= set(entry["params"])
-    assert sorted(p.name for p in (out / "pareto").iterdir()) == sorted(f"{e['trial']}.onnx" for e in report["pareto"])
+    assert sorted(p.name for p in (out / "pareto").iterdir()) == \
+        sorted([MANIFEST_NAME, *(f"{e['trial']}.onnx" for e in report["pareto"])])
     for target in ("fpga", "crossbar"):
         png = out / f"pareto_{target}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,16 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codesign.errors import CodesignError, DataError, ParameterError
 from codesign.estimate import DEFAULT_TOLERANCE, Estimate
+from codesign.outputs import write_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -231,16 +230,9 @@ def _check_shape(estimate: Estimate) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all (the one place ``--update`` writes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``path`` whole or not at all (the one place ``--update`` writes: a deliberate rewrite
+    of the stored estimates)."""
+    write_file(path, text, replace="always")
 
 
 def remove_stale(directory: Path, names: list[str]) -> tuple[list[str], list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from codesign.dse.config import SweepConfig
+from codesign.outputs import write_file
 
 PANELS = (("energy_j", "energy per inference (J)"), ("area_mm2", "area (mm²)"), ("latency_s", "latency (s)"))
 
@@ -60,7 +61,7 @@ def pareto_plots(config: SweepConfig, trials, pareto, out_dir: Path) -> list[Pat
         axes[0].legend(fontsize=7, loc="lower right")
         figure.suptitle(f"{target.name} ({target.card}): {len(trials)} trials, {len(pareto)} Pareto-optimal")
         path = out_dir / f"pareto_{target.name}.png"
-        figure.savefig(path, dpi=110)
+        write_file(path, lambda temporary, figure=figure: figure.savefig(temporary, dpi=110), replace="own")
         plt.close(figure)
         paths.append(path)
     return paths

@@ -17,6 +17,7 @@ from typing import Any
 from codesign.dse.config import SweepConfig
 from codesign.dse.generations import read_slots
 from codesign.dse.storage import redact
+from codesign.outputs import atomic_directory, write_file
 
 
 @dataclass
@@ -97,25 +98,24 @@ def finish(config: SweepConfig, study, url: str, out_dir: Path, data, before: in
     trials = records(study, config)
     front = pareto_front(trials, names, directions)
     folder = out_dir / "pareto"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir()
     entries = []
-    for record in front:
-        source = out_dir / record.trial_dir / "model.onnx"
-        if not source.is_file():  # trained on another machine without a shared out_dir: re-run it here
-            reproduce(config, record.params, out_dir / record.trial_dir, data)
-        target = folder / f"{record.number}.onnx"
-        shutil.copyfile(source, target)
-        entries.append({**record.to_dict(), "model": str(target.relative_to(out_dir)),
-                        "trial_model": f"{record.trial_dir}/model.onnx",
-                        "estimates": f"{record.trial_dir}/estimates.json"})
+    with atomic_directory(folder, overwrite=True) as staging:  # replaces only the folder an earlier run wrote
+        for record in front:
+            source = out_dir / record.trial_dir / "model.onnx"
+            if not source.is_file():  # trained on another machine without a shared out_dir: re-run it here
+                reproduce(config, record.params, out_dir / record.trial_dir, data)
+            target = folder / f"{record.number}.onnx"
+            shutil.copyfile(source, staging / target.name)
+            entries.append({**record.to_dict(), "model": str(target.relative_to(out_dir)),
+                            "trial_model": f"{record.trial_dir}/model.onnx",
+                            "estimates": f"{record.trial_dir}/estimates.json"})
     report = {"study": config.study_name, "storage": redact(url), "dataset": config.dataset, "seed": config.seed,
               "epochs": config.epochs, "objectives": [{"name": n, "direction": d} for n, d in zip(names, directions)],
               "complete_trials": len(trials), "requested_trials": config.trials,
               "duplicates": sum(1 for t in trials if t.duplicate_of is not None), "pareto": entries}
-    (out_dir / "pareto.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    (out_dir / "trials.json").write_text(json.dumps([t.to_dict() for t in trials], indent=2, sort_keys=True) + "\n")
+    write_file(out_dir / "pareto.json", json.dumps(report, indent=2, sort_keys=True) + "\n", replace="own")
+    write_file(out_dir / "trials.json", json.dumps([t.to_dict() for t in trials], indent=2, sort_keys=True) + "\n",
+               replace="own")
     for scratch in (out_dir / "trials").glob(".tmp-*"):  # folders of copies that were interrupted
         shutil.rmtree(scratch, ignore_errors=True)
     plots = []

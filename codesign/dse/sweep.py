@@ -23,6 +23,7 @@ from codesign.dse.progress import Progress
 from codesign.dse.results import SweepResult, TrialRecord, pareto_front, records  # noqa: F401 (public)
 from codesign.dse.storage import HEARTBEAT_S, SweepError, fail, prepare_study, redact, storage_url
 from codesign.errors import CodesignError, ParameterError
+from codesign.outputs import open_run_directory, write_file
 
 __all__ = ["SweepError", "SweepResult", "TrialRecord", "pareto_front", "records", "run_sweep"]
 
@@ -54,8 +55,7 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
         raise ParameterError(f"heartbeat = {heartbeat_s!r} s must be positive", hint="e.g. --heartbeat 10")
     if ray_address:
         import_ray()
-    out_dir = Path(out_dir if out_dir is not None else config.out or f"runs/sweep/{config.study_name}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = open_run_directory(out_dir if out_dir is not None else config.out or f"runs/sweep/{config.study_name}")
     try:
         data = load_dataset(config.dataset, seed=config.seed)
     except CodesignError as exc:
@@ -65,9 +65,9 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
     with _exclusive(out_dir) if local else contextlib.nullcontext():
         study = prepare_study(config, url, local=local, heartbeat_s=heartbeat_s)
         before = complete_slots(study)
-        (out_dir / "config.json").write_text(json.dumps(
+        write_file(out_dir / "config.json", json.dumps(
             {"source": config.source, "storage": redact(url), **config.to_dict(),
-             "objectives": config.objective_names()}, indent=2, sort_keys=True, default=list) + "\n")
+             "objectives": config.objective_names()}, indent=2, sort_keys=True, default=list) + "\n", replace="own")
         planner = Planner(config, study)
         done = planner.step()
         if not planner.done:

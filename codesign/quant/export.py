@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 from codesign.errors import BackendError
+from codesign.outputs import atomic_file
 
 METADATA_PREFIX = "codesign."
 
 
 def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
                  metadata: dict[str, str] | None = None) -> Path:
-    """Brevitas export_qonnx -> qonnx cleanup -> metadata_props; written atomically."""
+    """Brevitas export_qonnx -> qonnx cleanup -> metadata_props; written atomically, replacing
+    only a model codesign wrote at ``path`` before."""
     import torch
     from brevitas.export import export_qonnx as brevitas_export
     from qonnx.core.modelwrapper import ModelWrapper
@@ -23,11 +24,11 @@ def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
     import codesign
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     sample = torch.zeros(1, in_features)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as scratch:
-        raw = Path(scratch) / "raw.onnx"
+    # replaces only a model codesign wrote there before (codesign.outputs)
+    with atomic_file(path, replace="own") as staged:
+        raw = staged.with_name(f".raw-{staged.name}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -43,9 +44,7 @@ def export_qonnx(model, path: str | os.PathLike, *, in_features: int,
             entry = cleaned.model.metadata_props.add()
             entry.key = key if key.startswith(METADATA_PREFIX) else METADATA_PREFIX + key
             entry.value = str(value)
-        staged = Path(scratch) / path.name
         cleaned.save(str(staged))
-        os.replace(staged, path)
     return path
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codesign.outputs import MANIFEST_NAME
 from codesign.report.formatting import is_number
 
 ESTIMATE_KEYS = {"target", "card", "method", "latency_s", "energy_j", "area_mm2", "power_w"}
@@ -87,7 +88,8 @@ def _walk(root: Path, skip: Path | None) -> list[Path]:
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(files):
             path = Path(directory) / name
-            if name.startswith(".") or not path.is_file() or (skip is not None and path.resolve() == skip):
+            if name.startswith(".") or name == MANIFEST_NAME or not path.is_file() or \
+                    (skip is not None and path.resolve() == skip):
                 continue
             found.append(path)
     return found

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from codesign.errors import DataError
+from codesign.outputs import write_file
 from codesign.report import estimates as estimate_sections
 from codesign.report import sections, sweep
 from codesign.report.cards import cards_section, cards_used
@@ -56,22 +56,6 @@ def _ours(path: Path) -> bool:
     return GENERATOR.encode() in head or b"<title>codesign report: " in head  # also pages of earlier versions
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all (a reader never sees half a page)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o666 & ~umask)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
-
-
 def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
     """Write the HTML report of ``run_dir`` (default ``run_dir/report.html``) atomically."""
     root = Path(run_dir)
@@ -90,7 +74,7 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
                         hint="run codesign export / estimate --out / sweep, or a flow, into this directory first")
     page = render(contents)
     try:
-        write_text(out_path, page)
+        write_file(out_path, page, replace=_ours)  # atomic; replaces only a page codesign wrote
     except OSError as exc:
         raise DataError(f"{out_path}: cannot be written ({exc.strerror or exc})",
                         hint="pass an --out in a writable directory") from None

@@ -18,6 +18,8 @@ from codesign.ir.graph import LayerGraph
 from codesign.options import Option, OptionSchema
 
 from .cost import does_not_fit, estimate_fpga
+from .hls_project import DEFAULT_PROJECT_NAME
+from .resources import MULTIPLIER_IMPLS
 
 _DESIGN = frozenset({"estimate", "export", "sweep"})
 _EXPORT = frozenset({"export"})
@@ -30,6 +32,15 @@ OPTIONS = OptionSchema((
            choices=("io_parallel", "io_stream"), commands=_DESIGN),
     Option("backend", "choice", "Vitis", "hls4ml backend / HLS tool the estimate is calibrated for",
            choices=("Vitis", "Vivado"), commands=frozenset({"estimate", "sweep"})),
+    Option("multiplier_impl", "choice", "auto", "how HLS binds multipliers, as Vitis' config_op mul -impl: the "
+           "tool decides, all to DSPs, or all to fabric (estimate only)",
+           choices=MULTIPLIER_IMPLS, commands=frozenset({"estimate", "sweep"})),
+    Option("clock_period", "float", None, "target clock period in ns (default: the card's clock)",
+           low=0.1, high=1000.0, commands=_DESIGN),
+    Option("part", "str", None, "FPGA part written into the hls4ml project (default: the card's part)",
+           commands=_EXPORT),
+    Option("project_name", "str", DEFAULT_PROJECT_NAME, "hls4ml ProjectName: the top function and file names "
+           "(a C identifier)", commands=_EXPORT),
     Option("vendor_report", "path", None, "an hls4ml project synthesised elsewhere: its reports are shown next to the estimate",
            commands=frozenset({"estimate"})),
     Option("data", "str", None, "labelled data (CSV, uci:NAME or a scikit-learn set): check the firmware on its "
@@ -65,7 +76,9 @@ class FpgaBackend(BackendBase):
         adds the reported numbers and the estimate's error to the breakdown."""
         options = self.resolve(options, "estimate")
         estimate = estimate_fpga(graph, card, reuse_factor=options["reuse_factor"], strategy=options["strategy"],
-                                 io_type=options["io_type"], backend=options["backend"], versions=_versions())
+                                 io_type=options["io_type"], backend=options["backend"],
+                                 multiplier_impl=options["multiplier_impl"], clock_period_ns=options["clock_period"],
+                                 versions=_versions())
         if options["vendor_report"] is None:
             return estimate
         from .reports import read_vendor_report, side_by_side
@@ -83,18 +96,20 @@ class FpgaBackend(BackendBase):
               **options: Any) -> Artifact:
         from codesign.ir.crosscheck import random_inputs
 
-        from .hls_project import HlsSettings, build_project, layer_types
+        from .hls_project import HlsSettings, build_project, layer_types, point_config_at
         from .verify import compile_and_verify
 
         options = self.resolve(options, "export")
-        estimate = self.estimate(graph, card, **{k: options[k] for k in ("reuse_factor", "strategy", "io_type")})
+        estimate = self.estimate(graph, card, **{k: options[k] for k in ("reuse_factor", "strategy", "io_type",
+                                                                          "clock_period")})
         reason = does_not_fit(estimate)
         if reason and not options["allow_oversize"]:
             raise BackendError(f"{graph.name} on {card.part.name}: {reason}",
                                hint="raise reuse_factor, use fewer bits, or pick a larger part (-O allow_oversize=true to write it anyway)")
         uncertainty = card.clock.uncertainty.value / card.clock.period.value if card.clock.uncertainty else 0.125
-        settings = HlsSettings(part=card.part.name, clock_period_ns=card.clock.period.value * 1e9,
-                               clock_uncertainty=f"{uncertainty * 100:g}%",
+        period_ns = options["clock_period"] or card.clock.period.value * 1e9
+        settings = HlsSettings(part=options["part"] or card.part.name, clock_period_ns=period_ns,
+                               clock_uncertainty=f"{uncertainty * 100:g}%", project_name=options["project_name"],
                                reuse_factor=options["reuse_factor"], strategy=options["strategy"],
                                io_type=options["io_type"], layer_overrides=dict(options["layers"] or {}))
         inputs, labels = f"{options['samples']} uniformly random inputs (seed {options['seed']})", None
@@ -107,7 +122,8 @@ class FpgaBackend(BackendBase):
         else:
             x = random_inputs(graph, options["samples"], seed=options["seed"])
         with atomic_directory(out_dir, overwrite=overwrite) as staging:
-            hls_model, config = build_project(graph, settings, staging / "hls4ml_prj")
+            hls_model, config = build_project(graph, settings, staging / "hls4ml_prj",
+                                              final_dir=Path(out_dir) / "hls4ml_prj")
             verification = compile_and_verify(hls_model, graph, x, max_mismatch=options["max_mismatch"])
             if not verification.passed:
                 raise BackendError(
@@ -115,6 +131,7 @@ class FpgaBackend(BackendBase):
                     f"{1 - verification.exact_match_rate:.2%} of {verification.samples} inputs "
                     f"(max error {verification.max_abs_error:.3g}); nothing was written",
                     hint="report the model; or accept it with -O max_mismatch=FRACTION")
+            point_config_at(staging / "hls4ml_prj", Path(out_dir) / "hls4ml_prj")  # compile() rewrote it
             report = {"model": graph.name, "card": card.name, "verification": verification.to_dict(),
                       "inputs": inputs, "layer_types": layer_types(hls_model), "settings": settings.__dict__}
             if labels is not None:

@@ -1,84 +1,102 @@
-"""Analytical resources and latency of an hls4ml io_parallel dense MLP, from the integer weights.
+"""Physical resource and latency model of an hls4ml io_parallel Dense layer.
 
-hls4ml writes weights as constants, so HLS specialises every multiplication to its weight:
-a zero weight disappears, a power of two is a shift, a constant with few non-zero digits of its
-canonical signed-digit (CSD) form becomes a few LUT adders, and only constants with many digits
-stay multiplier operations (a DSP slice when the input is wide, LUTs otherwise).  hls4ml's
-``ALLOCATION`` pragma caps the multiplier operations at ``ceil(n_in*n_out/R) - n_zeros/R`` for a
-reuse factor R; Vivado HLS additionally shares multipliers over the initiation interval R.
-Register stages are cut into the adder tree wherever the logic reaches a clock period, and
-the registers of a cut are the partial sums alive at that depth.
+What hls4ml generates, and what it costs, structure first:
 
-The tool-dependent constants are in ``ModelConstants`` (one set per HLS tool, selected by the
-hls4ml backend name); each says where it comes from.  ``benchmarks/fpga_calibration.py`` fits the
-fitted ones and reports in-sample and held-out errors; docs/fpga.md lists them.
+* **Products.** Weights are constants, so HLS specialises each product x * w: a zero weight is
+  pruned, a power of two (one CSD digit) is a wire, a weight with d CSD digits is d - 1
+  shift-and-add adders of the full product width, unless HLS keeps it as a multiplier (d at
+  least ``mul_min_digits``, and a DSP is allowed: a wide enough input, or ``multiplier_impl``
+  forcing it). Binary and ternary weights are +-x: wires, so their layer is an adder tree
+  only (a popcount tree for 1-bit inputs).
+* **DSP packing.** One product takes ceil(input bits / DSP A width) x ceil(weight bits / DSP B
+  width) DSP slices of the part's family (25x18 DSP48E1, 27x18 DSP48E2, from the card); each
+  DSP absorbs one add of the tree in its post-adder. hls4ml's ``ALLOCATION`` limit
+  ``ceil(n_in*n_out/R) - n_zeros/R`` caps the multipliers for a reuse factor R.
+* **Adder trees.** Each output sums its non-zero products in a balanced binary tree whose adders
+  grow one bit per level from the product width, capped at the accumulator type; an adder costs
+  ``lut_per_adder_bit`` LUTs per result bit (one LUT6 + carry per bit physically).
+* **Pipeline.** HLS cuts the path (multiply stage, tree levels of ``adder_delay_ns``, activation)
+  into clock periods; the registers of a cut hold the partial sums alive at that depth, and a
+  layer with latency registers its outputs: flip-flops follow the latency model.
+* **Resource strategy** (R > 1): ``ceil(n_in*n_out/R)`` generic multipliers (weights are data,
+  no constant specialisation) time-shared R times, weights in block RAM (or LUT ROM when the
+  banks are shallow), accumulators held in registers, latency about R plus the datapath.
+* **io_stream**: the same datapath plus one FIFO per layer boundary (hls4ml's default depth 1:
+  registers of one output vector).
+
+The fitted constants are few, each with a physical meaning and plausible range; they exist once
+per HLS tool and come from ``calibration.json`` (written by ``benchmarks/fpga_calibration.py``,
+which also measures their held-out error).
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from codesign.ir.graph import DenseLayer
+from .layerstats import DIGIT_CLASSES, LayerStats
+
+CALIBRATION = Path(__file__).with_name("calibration.json")
+MULTIPLIER_IMPLS = ("auto", "dsp", "fabric")
+# With multipliers forced to DSPs (Vitis ``config_op mul -impl dsp``) HLS still builds constants of
+# one or two CSD digits as shifts and adds: measured on the 36 published Vitis HLS 2021.1
+# projects of benchmarks/data (DSPs = products with >= 3 digits, within 1-25 %). Not fitted.
+FORCED_DSP_MIN_DIGITS = 3
+DSP_ABSORBED_ADDS = 1  # each DSP product absorbs one add of its tree in the post-adder (UG479/UG579)
 
 
 @dataclass(frozen=True)
 class ModelConstants:
-    """Tool-behaviour constants of one HLS tool (see docs/fpga.md, "Calibration status")."""
+    """Tool-behaviour constants of one HLS tool. The first six are fitted (ranges in FITTED)."""
 
     tool: str
-    # A constant with at least this many CSD digits stays a multiplier operation; fewer digits
-    # become shift-and-add LUT logic.  Fitted (DSP error) per tool by benchmarks/fpga_calibration.py.
-    mul_min_digits: int
-    # Vivado HLS shares multipliers over the II = reuse factor; Vitis HLS only honours hls4ml's
-    # ALLOCATION limit.  Fitted per tool (the RF=2 points of each tool decide it).
-    shares_multipliers_over_ii: bool
-    # LUTs per result bit of a two-input add (shift-and-add products, adder tree).  Fitted (LUT error).
-    lut_per_adder_bit: float
-    # LUTs per output bit of a ReLU (sign test and mux).  Fitted (LUT error).
-    relu_lut_per_bit: float
-    # LUTs per accumulator bit of a rounding/saturating requantisation to a narrower type.  Fitted (LUT error).
-    requant_lut_per_bit: float
-    # Flip-flops per register bit at a pipeline cut.  Fitted (FF error).
-    ff_per_register_bit: float
-    # Carry-chain add incl. routing.  Fitted (latency and FF error).
-    adder_delay_ns: float
-    # Cycles each layer function adds besides its pipeline cuts.  Fitted (latency error).
-    layer_overhead_cycles: int
-    # Cycles the top function adds (input/output registers).  Fitted (latency error).
-    io_overhead_cycles: int
-    # A product goes to a DSP only when its input has at least this many bits (the input is the
-    # variable operand; narrower ones are cheaper in LUTs).  Fixed, not fitted: hls4ml/Vivado
-    # heuristic used before calibration (narrow quantised inputs map to LUTs in every data point).
-    dsp_min_input_bits: int = 11
-    # DSP48 multiply without internal pipelining, 7-series/UltraScale class (UG479/UG579 switching
-    # characteristics, ~2.5 ns M path).  Fixed, not fitted.
-    dsp_delay_ns: float = 2.5
-    # Each DSP product absorbs one add of the tree in the DSP48 post-adder / cascade (P = A*B + C,
-    # UG479/UG579).  Fixed, not fitted.
-    dsp_absorbed_adds: int = 1
+    lut_per_adder_bit: float  # LUTs per result bit of a two-input add (physically ~1)
+    lut_per_activation_bit: float  # LUTs per output bit of ReLU / rounding / saturation logic
+    ff_per_register_bit: float  # flip-flops per pipeline-register bit (physically ~1)
+    adder_delay_ns: float  # one adder-tree level incl. routing, as the tool's timing model sees it
+    mul_min_digits: int  # CSD digits from which a constant product stays a multiplier
+    layer_overhead_cycles: int  # registered hand-over between layer functions
+    io_overhead_cycles: int = 0  # the top function's input/output registers (fitted)
+    seven_series_delay: float = 1.0  # 7-series / Zynq-7000 adder and DSP delay relative to UltraScale(+) (fitted)
+    dsp_min_input_bits: int = 10  # narrower inputs multiply in LUTs under 'auto' (HLS binding default)
+    dsp_delay_ns: float = 2.5  # DSP48 multiply without internal pipelining (UG479/UG579 M path)
+    rom_max_depth: int = 64  # Resource strategy: weight banks up to a LUT6's depth stay LUT ROM
 
 
-# Constants fitted by benchmarks/fpga_calibration.py (grid search minimising mean |log(estimate /
-# measured)| per metric) on all in-scope points of the tool, with trained-like random weights
-# (the published trained weights are not available); held-out errors in docs/fpga.md.  The
-# LUT-per-adder-bit above 1 and the zero requantisation term show that the synthetic weights have
-# fewer/lighter constant products than the trained ones: the fit folds that into the adder cost.
-# Vitis HLS: 8 points (hls4ml tutorial 2024 jet tagger x4, hls4ml CI Dense(64)+ReLU/identity x4
-# with Vitis HLS 2023.1 and 2024.1).
-VITIS = ModelConstants(tool="Vitis", mul_min_digits=3, shares_multipliers_over_ii=True, lut_per_adder_bit=2.0,
-                       relu_lut_per_bit=2.5, requant_lut_per_bit=0.0, ff_per_register_bit=0.55, adder_delay_ns=0.9,
-                       layer_overhead_cycles=0, io_overhead_cycles=5)
-# Vivado HLS 2019.1-2020.1: 10 points (hls4ml tutorial 2021 jet tagger x4, tutorial reproductions
-# with 2019.1/2019.2 x3, hawq-jet-tagging, hls4ml CI Dense(64)+ReLU/identity with Vivado HLS 2020.1 x2).
-VIVADO = ModelConstants(tool="Vivado", mul_min_digits=3, shares_multipliers_over_ii=False, lut_per_adder_bit=2.5,
-                        relu_lut_per_bit=1.7, requant_lut_per_bit=0.0, ff_per_register_bit=2.9, adder_delay_ns=0.75,
-                        layer_overhead_cycles=0, io_overhead_cycles=6)
+# physical meaning and the range the fit may choose from (benchmarks/fpga_calibration.py)
+FITTED = {
+    "lut_per_adder_bit": (0.5, 2.5),
+    "lut_per_activation_bit": (0.0, 4.0),
+    "ff_per_register_bit": (0.5, 2.5),
+    "adder_delay_ns": (0.3, 2.5),
+    "mul_min_digits": (2, 7),
+    "layer_overhead_cycles": (0, 3),
+    "io_overhead_cycles": (0, 10),
+    "seven_series_delay": (1.0, 3.0),
+}
+DEFAULT_BACKEND = "Vitis"  # the backend codesign's hls4ml projects use
+
+
+@lru_cache(maxsize=1)
+def calibration() -> dict:
+    """The committed calibration: constants per tool and their held-out error bands."""
+    return json.loads(CALIBRATION.read_text())
+
+
+def _load_constants(tool: str) -> ModelConstants:
+    values = calibration()["tools"][tool]["constants"]
+    names = {f.name for f in fields(ModelConstants)}
+    return ModelConstants(tool=tool, **{k: v for k, v in values.items() if k in names and k != "tool"})
+
+
+VITIS = _load_constants("Vitis")  # Vitis HLS (codesign's export backend)
+VIVADO = _load_constants("Vivado")  # Vivado HLS 2019-2020
 TOOLS = {"vitis": VITIS, "vivado": VIVADO, "vivadoaccelerator": VIVADO}
-DEFAULT_BACKEND = "Vitis"  # the backend codesign's hls4ml projects use (hls_project.HlsSettings.backend)
-DEFAULTS = VITIS
 
 
 def constants_for(backend: str | None) -> ModelConstants:
@@ -89,18 +107,6 @@ def constants_for(backend: str | None) -> ModelConstants:
 
         raise ParameterError(f"no FPGA cost constants for backend {backend!r}", hint="use Vitis or Vivado")
     return TOOLS[key]
-
-
-def csd_digits(values: np.ndarray) -> np.ndarray:
-    """Non-zero digits of each integer's canonical signed-digit (non-adjacent) form."""
-    x = np.abs(np.asarray(values, dtype=np.int64))
-    digits = np.zeros_like(x)
-    while np.any(x):
-        odd = (x & 1) == 1
-        digit = np.where(odd, 2 - (x & 3), 0)  # +1 or -1 on odd positions (NAF)
-        digits += odd
-        x = (x - digit) >> 1
-    return digits
 
 
 @dataclass(frozen=True)
@@ -114,80 +120,158 @@ class LayerResources:
     latency_cycles: int
     ii_cycles: int
     accumulator_bits: int
-    # raw quantities the constants multiply (benchmarks/fpga_calibration.py fits on them)
-    adder_bits: float = 0.0  # result bits of all two-input adds (products + tree), after sharing
-    relu_bits: int = 0
-    requant_bits: int = 0
+    # the physical quantities the constants multiply (the calibration fits on them)
+    adder_bits: float = 0.0  # result bits of every two-input add (shift-and-add products + trees)
+    activation_bits: int = 0
     register_bits: int = 0
     pipeline_cuts: int = 0
+    multipliers: int = 0  # multiplier operations (DSP or LUT) after sharing
 
 
-def _cut_registers(terms: np.ndarray, levels_done: int) -> int:
-    """Partial sums alive in every output's adder tree after ``levels_done`` levels."""
-    return int(np.ceil(terms / 2.0**levels_done).sum())
+@dataclass(frozen=True)
+class Design:
+    """How the layer is built: hls4ml options and the part."""
+
+    reuse_factor: int = 1
+    strategy: str = "Latency"
+    io_type: str = "io_parallel"
+    clock_period_ns: float = 5.0  # minus the clock uncertainty
+    seven_series: bool = False  # 7-series / Zynq-7000 fabric (DSP48E1), slower than UltraScale(+)
+    dsp_a_bits: int = 25
+    dsp_b_bits: int = 18
+    multiplier_impl: str = "auto"
 
 
-def dense_resources(layer: DenseLayer, *, input_bits: int, output_bits: int, reuse_factor: int, strategy: str,
-                    clock_period_ns: float, constants: ModelConstants = DEFAULTS, accumulator_bits: int | None = None,
-                    relu: bool | None = None, requantise: bool | None = None) -> LayerResources:
-    """One hls4ml Dense layer.  ``accumulator_bits`` overrides the exact accumulator width (hls4ml's
-    ``accum_t``); ``relu`` / ``requantise`` default to what the layer's ops and output quantiser say."""
-    c = constants
-    weight = layer.weight
-    weight_bits = layer.weight_quant.bits
-    nonzero = weight != 0
-    products = int(nonzero.sum())
-    zeros = int(weight.size - products)
-    acc_bits = accumulator_bits or layer.accumulator_bits or (
-        weight_bits + input_bits + math.ceil(math.log2(max(2, layer.in_features))))
-    product_bits = weight_bits + input_bits  # shift-and-add works at full width before the cast to accum_t
-    digits = csd_digits(weight)
-    mul_op = nonzero & (digits >= c.mul_min_digits)
-    n_mul = int(mul_op.sum())
-    wide_input = input_bits >= c.dsp_min_input_bits
-    resource = strategy == "Resource" and reuse_factor > 1
-    # multiplier instances hls4ml's ALLOCATION pragma allows, and what the tool shares on its own
-    limit = math.ceil(weight.size / reuse_factor) - zeros // reuse_factor
-    if c.shares_multipliers_over_ii or resource:
-        limit = min(limit, math.ceil(n_mul / reuse_factor))
-    share = min(1.0, limit / n_mul) if n_mul else 1.0
-    dsp = math.ceil(n_mul * share) if wide_input else 0
-    dsp_per_row = (mul_op.sum(axis=1) * share) if wide_input else np.zeros(layer.out_features)
-    # shift-and-add products (and LUT multipliers of narrow inputs): one add per extra CSD digit
-    lut_products = nonzero & (digits >= 2) & ~(mul_op if wide_input else np.zeros_like(mul_op))
-    extra = (digits - 1) * lut_products
-    product_adds = float(extra[~mul_op].sum() + extra[mul_op].sum() * share) * product_bits
-    terms = nonzero.sum(axis=1)
-    tree_adds = np.maximum(terms - 1 - c.dsp_absorbed_adds * dsp_per_row, 0).sum() * acc_bits
-    adder_bits = product_adds + float(tree_adds)
-    if resource:  # Resource strategy: weights in BRAM words, one MAC datapath time-shared R times
-        adder_bits /= reuse_factor
-    is_relu = ("relu" in layer.activation.lower()) if relu is None else relu
-    is_requant = (layer.output_quant is not None and output_bits < acc_bits) if requantise is None else requantise
-    relu_bits = layer.out_features * output_bits if is_relu else 0
-    requant_bits = layer.out_features * acc_bits if is_requant else 0
-    lut = round(c.lut_per_adder_bit * adder_bits + c.relu_lut_per_bit * relu_bits + c.requant_lut_per_bit * requant_bits)
-    # timing: multiply stage, then a balanced adder tree, then the activation
-    depth = math.ceil(math.log2(max(1, int(terms.max(initial=1)))))
+def _tree(leaves: np.ndarray, leaf_bits: int, cap: int) -> tuple[float, int]:
+    """Result bits of all adds of balanced trees over ``leaves`` inputs each, and the depth."""
+    n = np.maximum(np.asarray(leaves, dtype=np.int64), 0)
+    bits, width, depth = 0.0, leaf_bits, 0
+    while np.any(n > 1):
+        adds = n // 2
+        width += 1
+        bits += float(adds.sum()) * min(cap, width)
+        n = n - adds
+        depth += 1
+    return bits, depth
+
+
+def _alive(leaves: np.ndarray, levels: int) -> int:
+    """Partial sums alive in every output's tree after ``levels`` levels."""
+    return int(np.ceil(np.maximum(leaves, 0) / 2.0**levels).sum())
+
+
+def dense_resources(layer: LayerStats, design: Design, constants: ModelConstants) -> LayerResources:
+    if design.strategy == "Resource" and design.reuse_factor > 1:
+        return _resource_strategy(layer, design, constants)
+    return _latency_strategy(layer, design, constants)
+
+
+def _timing(design: Design, c: ModelConstants) -> ModelConstants:
+    """The constants with the adder delay of the design's fabric."""
+    if design.seven_series and c.seven_series_delay != 1.0:  # slower carry chains and DSP48E1s alike
+        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay,
+                       dsp_delay_ns=c.dsp_delay_ns * c.seven_series_delay, seven_series_delay=1.0)
+    return c
+
+
+def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> LayerResources:
+    c = _timing(design, c)
+    rows = layer.rows
+    terms = rows.sum(axis=1)
+    products = int(terms.sum())
+    zeros = layer.n_in * layer.n_out - products
+    r = design.reuse_factor
+    weight_bits = layer.magnitude_bits + 1
+    # +-x products of a +-1 (1-bit) input and +-1 weights are XNORs: one bit (a popcount tree)
+    product_bits = 1 if layer.input_bits == 1 and layer.max_code <= 1 else layer.input_bits + weight_bits
+    leaf_bits = min(layer.accum_bits, product_bits)
+    digits = np.append(np.arange(1, DIGIT_CLASSES), DIGIT_CLASSES + 0.5)  # the last class is ">= DIGIT_CLASSES"
+    forced = design.multiplier_impl == "dsp"
+    threshold = FORCED_DSP_MIN_DIGITS if forced else c.mul_min_digits
+    multi = np.arange(1, DIGIT_CLASSES + 1) >= threshold
+    dsp_allowed = forced or (design.multiplier_impl == "auto" and layer.input_bits >= c.dsp_min_input_bits)
+    mul_rows = (rows[:, multi].sum(axis=1) if dsp_allowed else np.zeros(layer.n_out, dtype=np.int64))
+    n_mul = int(mul_rows.sum())
+    limit = math.ceil(layer.n_in * layer.n_out / r) - zeros // r
+    share = min(1.0, limit / n_mul) if n_mul and r > 1 else 1.0
+    per_product = math.ceil(layer.input_bits / design.dsp_a_bits) * math.ceil(weight_bits / design.dsp_b_bits)
+    dsp = math.ceil(n_mul * share) * per_product
+    # shift-and-add products: d - 1 adds each, at the full product width
+    lut_rows = rows.astype(float).copy()
+    if dsp_allowed:
+        lut_rows[:, multi] = 0.0
+    product_adds = float((lut_rows * (digits - 1.0)).sum()) * product_bits
+    leaves = terms - np.minimum(np.round(DSP_ABSORBED_ADDS * mul_rows * share).astype(np.int64), np.maximum(terms - 1, 0))
+    tree_bits, depth = _tree(leaves, leaf_bits, layer.accum_bits)
+    adder_bits = product_adds + tree_bits
+    if share < 1.0:  # shared multipliers: operand multiplexers in front of each
+        adder_bits += math.ceil(n_mul * share) * product_bits * (min(r, math.ceil(1 / share)) - 1) / 2.0
+    activation_bits = layer.n_out * layer.output_bits if (layer.relu or layer.requantise) else 0
+    lut = c.lut_per_adder_bit * adder_bits + c.lut_per_activation_bit * activation_bits
+    # timing: multiply stage, tree levels, activation; cut every clock period
     if dsp:
         mult_ns = c.dsp_delay_ns
     else:
-        max_digits = int(digits[lut_products].max(initial=1))
-        mult_ns = c.adder_delay_ns * math.ceil(math.log2(max_digits))
-    act_ns = c.adder_delay_ns if (is_relu or is_requant) else 0.0
+        used = np.flatnonzero(rows.sum(axis=0))
+        deepest = float(digits[used[-1]]) if used.size else 1.0
+        mult_ns = c.adder_delay_ns * math.ceil(math.log2(deepest))
+    act_ns = c.adder_delay_ns if activation_bits else 0.0
+    period = design.clock_period_ns
     path_ns = mult_ns + depth * c.adder_delay_ns + act_ns
-    cuts = max(0, math.ceil(path_ns / clock_period_ns) - 1)
+    cuts = max(0, math.ceil(path_ns / period) - 1)
     register_bits = 0
     for cut in range(1, cuts + 1):
-        levels = int(np.clip(math.floor((cut * clock_period_ns - mult_ns) / c.adder_delay_ns), 0, depth))
-        register_bits += _cut_registers(terms, levels) * acc_bits
-    ff = round(c.ff_per_register_bit * register_bits)
-    shared = share < 1.0 or resource
-    latency = cuts + c.layer_overhead_cycles + (reuse_factor - 1 if shared else 0)
-    bram = 0
-    if resource:  # weights move from fabric constants to BRAM words
-        bram = math.ceil(layer.weight.size * weight_bits / reuse_factor / 36) * math.ceil(reuse_factor / 512)
-    return LayerResources(name=layer.name, products=products, dsp=dsp, lut=lut, ff=ff, bram_18k=bram,
-                          latency_cycles=latency, ii_cycles=reuse_factor, accumulator_bits=acc_bits,
-                          adder_bits=adder_bits, relu_bits=relu_bits, requant_bits=requant_bits,
-                          register_bits=register_bits, pipeline_cuts=cuts)
+        levels = int(np.clip(math.floor((cut * period - mult_ns) / c.adder_delay_ns), 0, depth))
+        register_bits += _alive(leaves, levels) * min(layer.accum_bits, leaf_bits + levels)
+    latency = cuts + c.layer_overhead_cycles
+    if share < 1.0:
+        latency += min(r, math.ceil(1 / share)) - 1
+    if latency > 0:
+        register_bits += layer.n_out * layer.output_bits  # the layer's registered outputs
+    ff = c.ff_per_register_bit * register_bits
+    if design.io_type == "io_stream":  # one depth-1 FIFO of the output vector per layer boundary
+        ff += c.ff_per_register_bit * layer.n_out * layer.output_bits
+        lut += c.lut_per_adder_bit * layer.n_out  # FIFO read/write control per element
+    return LayerResources(name=layer.name, products=products, dsp=int(dsp), lut=round(lut), ff=round(ff), bram_18k=0,
+                          latency_cycles=int(latency), ii_cycles=r, accumulator_bits=layer.accum_bits,
+                          adder_bits=adder_bits, activation_bits=activation_bits, register_bits=register_bits,
+                          pipeline_cuts=cuts, multipliers=math.ceil(n_mul * share))
+
+
+def _resource_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> LayerResources:
+    """hls4ml ``dense_resource``: block = ceil(n_in*n_out/R) generic multipliers time-shared R times."""
+    c = _timing(design, c)
+    r = design.reuse_factor
+    block = math.ceil(layer.n_in * layer.n_out / r)
+    weight_bits = layer.weight_bits
+    product_bits = layer.input_bits + weight_bits
+    wide = layer.input_bits >= c.dsp_min_input_bits and weight_bits >= c.dsp_min_input_bits // 2
+    if design.multiplier_impl == "dsp":
+        wide = True
+    elif design.multiplier_impl == "fabric":
+        wide = False
+    per_product = math.ceil(layer.input_bits / design.dsp_a_bits) * math.ceil(weight_bits / design.dsp_b_bits)
+    dsp = block * per_product if wide else 0
+    # a LUT multiplier of generic operands: (weight bits - 1) adds of the input width
+    mult_bits = 0.0 if wide else block * max(0, weight_bits - 1) * (layer.input_bits + 1)
+    accumulate_bits = block * layer.accum_bits  # each product added into its output's accumulator
+    adder_bits = mult_bits + accumulate_bits
+    # weights: R words of block * weight bits; shallow banks are LUT ROM, deep ones block RAM
+    if r <= c.rom_max_depth:
+        rom_luts = block * weight_bits * math.ceil(r / 64)
+        bram = 0
+    else:
+        rom_luts = 0
+        bram = math.ceil(block * weight_bits / 36) * math.ceil(r / 512)
+    activation_bits = layer.n_out * layer.output_bits if (layer.relu or layer.requantise) else 0
+    lut = c.lut_per_adder_bit * adder_bits + rom_luts + c.lut_per_activation_bit * activation_bits
+    mult_ns = c.dsp_delay_ns if wide else c.adder_delay_ns * math.ceil(math.log2(max(2, weight_bits)))
+    stages = max(1, math.ceil((mult_ns + c.adder_delay_ns) / design.clock_period_ns))
+    register_bits = layer.n_out * layer.accum_bits + block * (product_bits + stages * layer.accum_bits)
+    register_bits += layer.n_out * layer.output_bits
+    latency = r + stages + c.layer_overhead_cycles
+    ff = c.ff_per_register_bit * register_bits
+    return LayerResources(name=layer.name, products=layer.n_in * layer.n_out, dsp=int(dsp), lut=round(lut),
+                          ff=round(ff), bram_18k=int(bram), latency_cycles=int(latency), ii_cycles=r,
+                          accumulator_bits=layer.accum_bits, adder_bits=adder_bits, activation_bits=activation_bits,
+                          register_bits=register_bits, pipeline_cuts=stages, multipliers=block)

@@ -35,7 +35,12 @@ OPTIONS = OptionSchema((
            low=0, high=2**32 - 1, commands=_DATA),
     Option("synthesis_timeout", "float", 600.0, "time limit of one yosys run, in seconds",
            low=0.0, low_open=True, commands=_ALL),
-    Option("abc_script", "choice", "fast", "ABC mapping script of the synthesis", choices=ABC_SCRIPTS, commands=_ALL),
+    Option("abc_script", "choice", "area", "ABC mapping script: area (choice network + area-recovering mapper), "
+           "fast (abc -fast, about 1.5x the area), default (ABC's delay script, slow)", choices=ABC_SCRIPTS,
+           commands=_ALL, sweep_default="fast"),
+    Option("proof_timeout", "float", 10.0, "time limit of the proof that the mapped netlist equals design.v, in "
+           "seconds (0: simulation only); small designs are proven in seconds, large ones rarely within minutes",
+           low=0.0, commands=frozenset({"export"})),
     Option("accuracy_loss", "floats", None, "approximate the design within this accuracy loss (0.01 = one point); "
            "on export the first value picks the written design", low=0.0, high=1.0, high_open=True, commands=_SEARCH),
     Option("trials", "int", 2000, "trials of the per-neuron approximation search", low=1, high=10_000_000,
@@ -142,7 +147,8 @@ class PrintedBackend(BackendBase):
                           f"({report['budgets'][0]['search_accuracy']:.4f} vs exact {result.exact_accuracy:.4f})"}
             implementation = implement(chosen, card, inputs.x_test, activity_source=inputs.source,
                                        reference_predictions=inputs.reference if chosen is exact else None,
-                                       header=header, **synth)
+                                       header=header, independent=True, proof_timeout_s=options["proof_timeout"],
+                                       **synth)
             (staging / "design.v").write_text(implementation.verilog, encoding="utf-8")
             (staging / "cells.lib").write_text(implementation.liberty, encoding="utf-8")
             (staging / "netlist.json").write_text(json.dumps(implementation.synthesis.netlist) + "\n", encoding="utf-8")
@@ -161,7 +167,7 @@ class PrintedBackend(BackendBase):
         against = "the integer reference" if "gate_vs_reference_mismatches" in verification else "its bit-true model"
         mismatches = sum(v for k, v in verification.items() if k.endswith("mismatches"))
         summary["verification"] = (f"mapped gate-level netlist equals {against} on {len(inputs.x_test)} "
-                                   f"{inputs.source} ({mismatches} mismatches)")
+                                   f"{inputs.source} ({mismatches} mismatches){_independent(verification)}")
         if "test_accuracy" in verification:
             summary["test_accuracy"] = verification["test_accuracy"]
         return Artifact.from_directory(self.name, Path(out_dir), summary)
@@ -203,6 +209,23 @@ class PrintedBackend(BackendBase):
                           {"options": {**settings, "accuracy_loss": loss}, "approximation": search_info,
                            "verification": implementation.verification})
 
+
+
+def _independent(verification: dict) -> str:
+    """The RTL-simulation and equivalence verdicts, for the one-sentence summary."""
+    rtl = verification.get("rtl_simulation", {})
+    text = ""
+    if rtl.get("status") == "simulated":
+        text += f"; design.v simulated by {rtl['simulator'].split(' (')[0]}: same classes"
+    elif rtl.get("status") == "skipped":
+        text += f"; design.v not simulated ({rtl['reason']})"
+    if verification.get("netlist_check") == "proven":
+        text += "; netlist proven equivalent to design.v"
+    elif verification.get("equivalence", {}).get("status") == "not attempted":
+        text += "; netlist-vs-RTL proof not attempted (simulated only)"
+    elif "equivalence" in verification:
+        text += "; netlist-vs-RTL proof did not finish (simulated only)"
+    return text
 
 
 def _holdout(count: int, seed: int, fraction: float = 0.25) -> tuple[np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 
 from codesign.backends.printed.liberty import cell_pins
+from codesign.backends.printed.libfunc import evaluate, parse
 from codesign.errors import BackendError
 
 
@@ -69,10 +70,15 @@ class GateSimulation:
     samples: int
 
 
-def _compile(function: str):
-    expr = function.replace("!", "~")
-    code = compile(expr, f"<cell {function}>", "eval")
-    return lambda **pins: eval(code, {"__builtins__": {}}, pins)  # noqa: S307  (Liberty Boolean syntax only)
+def _net(nets: dict, net, where: str) -> np.ndarray:
+    """A driven net's value; an undriven net or an undefined constant is an error, never a 0."""
+    if net in nets:
+        return nets[net]
+    if net in ("x", "z"):
+        raise BackendError(f"mapped netlist: {where} is tied to an undefined value ({net!r})",
+                           hint="the design leaves a signal undefined; report a bug with the Verilog")
+    raise BackendError(f"mapped netlist: {where} reads net {net}, which nothing drives",
+                       hint="the netlist is incomplete or not in evaluation order; report a bug with the Verilog")
 
 
 def simulate(netlist: Netlist, functions: dict[str, str], port_values: dict[str, np.ndarray]) -> GateSimulation:
@@ -81,17 +87,23 @@ def simulate(netlist: Netlist, functions: dict[str, str], port_values: dict[str,
     count = len(next(iter(port_values.values())))
     nbytes = (count + 7) // 8
     ones = np.full(nbytes, 0xFF, dtype=np.uint8)
-    nets: dict = {"0": np.zeros(nbytes, dtype=np.uint8), "1": ones, "x": np.zeros(nbytes, dtype=np.uint8),
-                  "z": np.zeros(nbytes, dtype=np.uint8)}
+    nets: dict = {"0": np.zeros(nbytes, dtype=np.uint8), "1": ones}
+    missing = sorted(set(netlist.inputs) - set(port_values))
+    if missing:
+        raise BackendError(f"gate-level simulation: no values for input port {missing[0]!r}",
+                           hint="drive every input port of the netlist")
     for port, bits in netlist.inputs.items():
         values = np.asarray(port_values[port], dtype=np.int64)
         for position, net in enumerate(bits):
-            nets[net] = np.packbits(((values >> position) & 1).astype(np.uint8))
-    evaluators = {kind: _compile(function) for kind, function in functions.items()}
+            if isinstance(net, int):
+                nets[net] = np.packbits(((values >> position) & 1).astype(np.uint8))
+    expressions = {kind: parse(function) for kind, function in functions.items()}
     pins_of = {kind: cell_pins(function) for kind, function in functions.items()}
     toggles = {}
     for cell in netlist.cells:
-        value = evaluators[cell.kind](**{p: nets[n] for p, n in zip(pins_of[cell.kind], cell.inputs, strict=True)})
+        values = {p: _net(nets, n, f"pin {p} of {cell.name} ({cell.kind})")
+                  for p, n in zip(pins_of[cell.kind], cell.inputs, strict=True)}
+        value = evaluate(expressions[cell.kind], values, ones)
         nets[cell.output] = value.astype(np.uint8)
         bits = np.unpackbits(nets[cell.output])[:count]
         toggles[cell.name] = int(np.count_nonzero(bits[1:] != bits[:-1]))
@@ -99,7 +111,8 @@ def simulate(netlist: Netlist, functions: dict[str, str], port_values: dict[str,
     for port, bits in netlist.outputs.items():
         value = np.zeros(count, dtype=np.int64)
         for position, net in enumerate(bits):
-            value |= np.unpackbits(nets[net])[:count].astype(np.int64) << position
+            bit = _net(nets, net, f"output {port}[{position}]")
+            value |= np.unpackbits(bit)[:count].astype(np.int64) << position
         outputs[port] = value
     return GateSimulation(outputs, toggles, count)
 

@@ -11,7 +11,7 @@ from codesign.backends.printed.cost import netlist_estimate
 from codesign.backends.printed.design import Design, evaluate
 from codesign.backends.printed.gatesim import Netlist, simulate
 from codesign.backends.printed.liberty import combinational_cells, liberty
-from codesign.backends.printed.synthesis import SynthesisResult, synthesize, yosys_version
+from codesign.backends.printed.synthesis import SynthesisResult, describe, synthesize, yosys_version
 from codesign.backends.printed.verilog import emit, module_name
 from codesign.cards import Card
 from codesign.errors import BackendError
@@ -30,9 +30,14 @@ class Implementation:
 
 def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_source: str,
               reference_predictions: np.ndarray | None = None, header: dict[str, str] | None = None,
-              timeout_s: float = 600.0, abc_script: str = "fast") -> Implementation:
+              timeout_s: float = 600.0, abc_script: str = "fast",
+              independent: bool = False, proof_timeout_s: float | None = None) -> Implementation:
     """Synthesise ``design`` and prove the mapped gates compute it on every row of ``x_codes``
-    (and, for an exact design, that they agree with the integer reference's predictions)."""
+    (and, for an exact design, that they agree with the integer reference's predictions).
+
+    ``independent`` adds the checks that share no code with the flow (``verify.independent_checks``:
+    RTL simulation with Verilator/Icarus, formal equivalence of netlist and RTL), as export does;
+    ``proof_timeout_s`` bounds the proof (0 skips it; None: ``verify.PROOF_TIME_LIMIT_S``)."""
     functions = {name: cell.function for name, cell in combinational_cells(card).items()}
     top = module_name(design.name)
     from codesign import __version__
@@ -41,7 +46,7 @@ def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_sourc
             "card": f"{card.name} ({card.content_hash[:12]})",
             "interface": f"{design.in_features} x {design.input_bits}-bit {'signed' if design.input_signed else 'unsigned'} "
                          f"input codes -> {design.class_bits}-bit class index ({design.classes} classes)",
-            "synthesis": f"yosys synth + ripple-carry adders + abc -{abc_script} onto the card's cells, "
+            "synthesis": f"yosys synth + ripple-carry adders + {describe(abc_script)} onto the card's cells, "
                          f"time limit {timeout_s:g} s",
             **(header or {})}
     verilog = emit(design, info)
@@ -64,6 +69,11 @@ def implement(design: Design, card: Card, x_codes: np.ndarray, *, activity_sourc
         worst = max(v for k, v in verification.items() if k.endswith("mismatches"))
         raise BackendError(f"the mapped netlist of {top} disagrees with its specification on {worst} of "
                                 f"{len(x_codes)} inputs", hint="nothing was written; please report this with the model")
+    if independent:
+        from codesign.backends.printed.verify import independent_checks
+
+        verification.update(independent_checks(design, verilog, library, result, x_codes, reference_predictions,
+                                               timeout_s=timeout_s, proof_timeout_s=proof_timeout_s))
     versions = {**tool_versions("numpy", "networkx"), "yosys": yosys_version()}
     estimate = netlist_estimate(netlist, card, gates, model=design.name, activity_source=activity_source,
                                 versions=versions)

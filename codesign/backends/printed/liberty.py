@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from codesign.backends.printed.libfunc import parse, truth_table
+from codesign.backends.printed.libfunc import pins as function_pins
 from codesign.cards import Card
 from codesign.errors import CardError
 
@@ -23,7 +25,8 @@ PINS = ("A", "B", "C", "D")
 def combinational_cells(card: Card) -> dict:
     """The card's cells usable for combinational mapping (sequential ones are left out)."""
     cells = {name: cell for name, cell in card.cells.items() if cell.function not in ("dff", "latch")}
-    if not any(cell_pins(c.function) == ["A"] and c.function.replace(" ", "") == "!A" for c in cells.values()):
+    if not any(cell_pins(c.function) == ["A"] and truth_table(parse(c.function)) == {(0,): 1, (1,): 0}
+               for c in cells.values()):
         raise CardError(f"card {card.name!r} has no inverter cell (function '!A')",
                         hint="add an INV cell to [cells]; technology mapping needs one")
     if not any(len(cell_pins(c.function)) >= 2 for c in cells.values()):
@@ -32,7 +35,8 @@ def combinational_cells(card: Card) -> dict:
 
 
 def cell_pins(function: str) -> list[str]:
-    pins = sorted(set(re.findall(r"[A-Z]\w*", function)))
+    """Input pins of a cell function, parsed as a Liberty expression (one-line CardError if not)."""
+    pins = function_pins(parse(function))
     unknown = [p for p in pins if p not in PINS]
     if unknown:
         raise CardError(f"cell function {function!r} uses pin {unknown[0]!r}", hint=f"name input pins {', '.join(PINS)}")
