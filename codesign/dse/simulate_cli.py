@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from codesign.errors import CodesignError
+from codesign.outputs import check_file_output, write_file
 
 MAX_INSTANCES = 1_000_000  # the crossbar backend's limit for its Monte-Carlo option
 
@@ -73,7 +72,7 @@ def run(args) -> int:
         raise CodesignError(f"--parts {args.parts} is more than --instances {args.instances}",
                             hint="use at most one range per instance")
     if args.out is not None:
-        _check_new_file(args.out)
+        check_file_output(args.out)  # refused before any work: nothing a user owns is replaced
     if args.ray_address is not None:
         from codesign.dse.raycluster import import_ray
 
@@ -107,7 +106,7 @@ def run(args) -> int:
     print(f"  {wall:.1f} s {where} ({result.seconds:.1f} s of simulation, "
           f"{result.instances / wall:.3g} instances/s)")
     if args.out is not None:
-        _write_new_file(args.out, json.dumps(record, indent=2, sort_keys=True) + "\n")
+        write_file(args.out, json.dumps(record, indent=2, sort_keys=True) + "\n")  # whole, never over a file
         print(f"wrote {args.out}")
     return 0
 
@@ -120,29 +119,3 @@ def _record(args, graph, card, data, result, wall: float) -> dict:
             "run": {"ray_address": args.ray_address, "parts": args.parts, "workers": args.workers,
                     "wall_s": wall, "instances_per_s": result.instances / wall, "simulation_s": compute["seconds"],
                     "simulation_inferences_per_s": compute["inferences_per_s"]}}
-
-
-def _check_new_file(path: Path) -> None:
-    """Refuse, before any work, an output that exists (nothing a user owns is replaced)."""
-    if os.path.lexists(path):
-        raise CodesignError(f"{path} already exists; nothing is replaced", hint="choose another --out")
-    parent = path.parent if str(path.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise CodesignError(f"{parent} is not a directory", hint="choose another --out")
-
-
-def _write_new_file(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all; fail rather than replace a file that appeared meanwhile."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                     suffix=".partial") as staging:  # removed on close, whatever happens
-        staging.write(text)
-        staging.flush()
-        os.chmod(staging.name, 0o666 & ~umask)
-        try:
-            os.link(staging.name, path)  # atomic, and never over an existing file
-        except FileExistsError:
-            raise CodesignError(f"{path} appeared while the simulation ran; nothing was written",
-                                hint="choose another --out") from None
