@@ -58,7 +58,8 @@ bench-fpga: setup
 	bash benchmarks/install_rule4ml.sh .venv-rule4ml
 	KERAS_BACKEND=torch .venv-rule4ml/bin/python benchmarks/fpga_rule4ml.py
 
-# 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL
+# 100-trial sweep with 2 processes; 1, 2, 4 Ray workers on a local 2-node cluster with the study on PostgreSQL;
+# chip instances/s of the distributed crossbar Monte-Carlo with 1, 2, 4 Ray workers (bit-identical to one process)
 bench-sweep: setup
 	$(BIN)/python benchmarks/sweep_scaling.py
 

@@ -1,9 +1,10 @@
-"""Sweep throughput: a 100-trial sweep on 2 worker processes, and 1, 2, 4 workers on a local
-multi-node Ray cluster with the study on PostgreSQL, with a scaling model fitted to them.
+"""Sweep and Monte-Carlo throughput: a 100-trial sweep on 2 worker processes; 1, 2, 4 workers on a
+local multi-node Ray cluster with the study on PostgreSQL; chip instances per second of the
+distributed crossbar Monte-Carlo with 1, 2, 4 Ray workers; scaling models fitted to them.
 
-    python benchmarks/sweep_scaling.py                      # both parts
-    python benchmarks/sweep_scaling.py --trials 40 --skip-ray
-    python benchmarks/sweep_scaling.py --skip-sweep --ray-trials 20
+    python benchmarks/sweep_scaling.py                      # all three parts
+    python benchmarks/sweep_scaling.py --trials 40 --skip-ray --skip-montecarlo
+    python benchmarks/sweep_scaling.py --skip-sweep --skip-ray --mc-instances 800 --mc-repeats 1
 
 Part 1 runs a 100-trial NSGA-II sweep of small MLPs on breast_cancer (FPGA + crossbar targets,
 2 worker processes; goal: under 10 minutes).  Part 2 starts a Ray cluster of two node processes
@@ -14,7 +15,11 @@ Trial throughput is measured from the study's timestamps in the steady state (af
 worker finished its first trial), and the wall time with start-up is reported too.  The scaling
 model (per-trial cost, per-trial scheduling overhead, per-round planning latency, measured on
 the 1-worker run) predicts 2 and 4 workers (checked against the measurement) and 8, 64 and 512.
-Results go to benchmarks/results/sweep_scaling.json.
+Part 3 (benchmarks/montecarlo_scaling.py) runs the same chip instances of a 784-64-64-64-10
+crossbar MLP on a new 2-node cluster with 1, 2 and 4 Ray workers (median of repeats, goal >= 1.8x
+from 1 to 2), checks every result against one process bit for bit, and fits the Monte-Carlo
+scaling model (per-instance cost, per-range overhead, Ray's round trip per range).
+Results go to benchmarks/results/sweep_scaling.json (the parts run replace their own keys).
 """
 
 from __future__ import annotations
@@ -110,7 +115,8 @@ def part_ray(trials: int, scratch: Path) -> dict:
     home = Path(tempfile.mkdtemp(prefix="cs-pg-"))
     os.chmod(home, 0o755)  # started by root, the server runs as nobody
     runs = {}
-    with LocalPostgres(home / "data", free_port()) as server, LocalCluster().start([2, 2]) as cluster:
+    with LocalPostgres(home / "data", free_port()) as server, LocalCluster() as cluster:
+        cluster.start([2, 2])  # inside the block: stopped even when it fails to start
         url = server.url
         for workers in (1, 2, 4):
             config = parse_config({**FIXED, "trials": trials, "study_name": f"bench-ray-{workers}"}, source="benchmark")
@@ -176,6 +182,11 @@ def main(argv=None) -> int:
     parser.add_argument("--ray-trials", type=int, default=40, help="trials per Ray run (default 40)")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--skip-montecarlo", action="store_true")
+    parser.add_argument("--mc-instances", type=int, default=1600, help="chip instances per Monte-Carlo run")
+    parser.add_argument("--mc-samples", type=int, default=4000, help="inputs per chip instance")
+    parser.add_argument("--mc-parts", type=int, default=16, help="instance ranges (Ray tasks) per run")
+    parser.add_argument("--mc-repeats", type=int, default=3, help="runs per worker count (median, min, max)")
     parser.add_argument("--keep", type=Path, help="keep the sweep outputs in this directory")
     args = parser.parse_args(argv)
 
@@ -187,6 +198,12 @@ def main(argv=None) -> int:
             report["sweep"] = part_sweep(args.trials, args.workers, scratch)
         if not args.skip_ray:
             report["ray"] = part_ray(args.ray_trials, scratch)
+        if not args.skip_montecarlo:
+            import montecarlo_scaling
+
+            report["montecarlo"] = montecarlo_scaling.run(args.mc_instances, args.mc_samples, args.mc_parts,
+                                                          args.mc_repeats)
+            print("\n".join(montecarlo_scaling.summary(report["montecarlo"])))
         report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}

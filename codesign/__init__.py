@@ -70,8 +70,16 @@ def estimate(graph, card=None, *, target: str | None = None, **options):
     return backend.estimate(graph, card, **options)
 
 
-def simulate(graph, card, x, y=None, **kwargs):
-    """Monte-Carlo simulation of chip instances on a crossbar card (see codesign.backends.crossbar)."""
+def simulate(graph, card, x, y=None, *, ray_address: str | None = None, **kwargs):
+    """Monte-Carlo simulation of chip instances on a crossbar card (see codesign.backends.crossbar).
+
+    With ``ray_address`` the instances are split over a Ray cluster (same result, bit for bit;
+    see codesign.dse.distributed_montecarlo).
+    """
+    if ray_address is not None:
+        from codesign.dse.distributed_montecarlo import simulate as _distributed
+
+        return _distributed(graph, card, x, y, ray_address=ray_address, **kwargs)
     from codesign.backends.crossbar.simulator import simulate as _simulate
 
     return _simulate(graph, card, x, y, **kwargs)

@@ -99,6 +99,7 @@ EXTENSIONS = {
     "check": ("codesign.check", "recompute estimates and compare them with stored baselines (CI regression check)"),
     "sweep": ("codesign.dse.cli", "design-space sweep with Optuna (NSGA-II), in processes or on Ray"),
     "report": ("codesign.report", "write a self-contained HTML report of a run directory"),
+    "simulate": ("codesign.dse.simulate_cli", "Monte-Carlo accuracy of crossbar chip instances, here or on Ray"),
 }
 
 

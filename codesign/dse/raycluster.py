@@ -75,6 +75,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _node_env() -> dict:
+    """The environment of the cluster's processes.  Once ``~/.ray/auth_token`` exists (any local
+    ``ray.init()``, e.g. ``--ray-address local``, writes one) ``ray start`` turns token
+    authentication on but ``ray status`` does not, and cannot reach the head: this loopback
+    cluster pins authentication off for both."""
+    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+
+
 @dataclass
 class Node:
     process: subprocess.Popen
@@ -135,7 +143,7 @@ class LocalCluster:
         else:
             args += [f"--address={self.address}"]
         log = self.temp_dir / f"node{len(self.nodes)}.log"
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        env = _node_env()
         with open(log, "w") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                        start_new_session=True)
@@ -163,7 +171,7 @@ class LocalCluster:
     def alive_nodes(self) -> int:
         """Nodes the head reports alive (``ray status``)."""
         status = subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "status", f"--address={self.address}"],
-                                capture_output=True, text=True, timeout=60)
+                                capture_output=True, text=True, timeout=60, env=_node_env())
         if status.returncode != 0:
             return 0
         active = status.stdout.split("Active:", 1)[-1].split("Pending:", 1)[0]
