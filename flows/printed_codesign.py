@@ -86,13 +86,16 @@ def run_dataset(name: str, args: argparse.Namespace, console: Console) -> dict:
                                  epochs=epochs, seed=args.seed, card=args.card, time_budget_s=args.time_budget,
                                  retrain=RetrainConfig(generations=args.generations))
     folder = args.out / name
+    earlier = folder / "front.json"  # a resumed search: its time so far counts too
+    before = json.loads(earlier.read_text()).get("search_runs_seconds", []) if earlier.is_file() else []
     console.print(f"[bold]{name}[/]: {trials} trials on {args.workers} workers ...")
     started = time.perf_counter()
     pool = search(config, folder, workers=args.workers)
     searched = time.perf_counter() - started
     result = report(pool, splits, folder, card_name=args.card, points=args.points, anchors=ANCHORS.get(name),
                     power_cards=(ANCHOR_CARD,) if args.card != ANCHOR_CARD else ())
-    result.update(search_seconds=searched, report_seconds=time.perf_counter() - started - searched,
+    result.update(search_seconds=sum(before) + searched, search_runs_seconds=[*before, searched],
+                  report_seconds=time.perf_counter() - started - searched,
                   trials=trials, workers=args.workers, epochs=epochs,
                   trial_cpu_seconds=_trial_cpu(folder))
     write_file(folder / "front.json", json.dumps(result, indent=2, sort_keys=True) + "\n", replace="own")
@@ -136,7 +139,9 @@ def main(argv=None) -> int:
         console.print(f"[red]error:[/] {exc}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    write_file(args.out / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n", replace="own")
+    summary = args.out / "results.json"  # other data sets' results from earlier runs are kept
+    results = {**(json.loads(summary.read_text()) if summary.is_file() else {}), **results}
+    write_file(summary, json.dumps(results, indent=2, sort_keys=True) + "\n", replace="own")
     console.print(table(results))
     console.print(f"results: {args.out / 'results.json'}; fronts: {args.out}/*/front.png")
     return 0
