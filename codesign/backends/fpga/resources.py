@@ -74,6 +74,7 @@ class ModelConstants:
     layer_overhead_cycles: int  # registered hand-over between layer functions
     io_overhead_cycles: int = 0  # the top function's input/output registers (fitted)
     seven_series_delay: float = 1.0  # 7-series / Zynq-7000 adder and DSP delay relative to UltraScale(+) (fitted)
+    register_reuse: float = 0.0  # share of pipeline registers reused across the cycles of an II >= 2 (fitted)
     dsp_min_input_bits: int = 10  # narrower inputs multiply in LUTs under 'auto' (HLS binding default)
     dsp_delay_ns: float = 2.5  # DSP48 multiply without internal pipelining (UG479/UG579 M path)
     rom_max_depth: int = 64  # Resource strategy: weight banks up to a LUT6's depth stay LUT ROM
@@ -89,6 +90,7 @@ FITTED = {
     "layer_overhead_cycles": (0, 3),
     "io_overhead_cycles": (0, 10),
     "seven_series_delay": (1.0, 3.0),
+    "register_reuse": (0.0, 0.9),
 }
 DEFAULT_BACKEND = "Vitis"  # the backend codesign's hls4ml projects use
 
@@ -252,12 +254,14 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
     latency = cuts + c.layer_overhead_cycles + rounds - 1
     if latency > 0:
         register_bits += layer.n_out * layer.output_bits  # the layer's registered outputs
-    ff = c.ff_per_register_bit * register_bits
+    # a layer pipelined at II = R whose schedule is shorter than R accepts a new input when it is done
+    ii = min(r, int(latency) + 1)
+    # at II = 1 every stage holds its own copy of what it passes on; at II >= 2 the tool reuses part of
+    # those registers across the II cycles (measured: the same layers at R = 2 have 58-81 % of the FFs)
+    ff = c.ff_per_register_bit * register_bits * (1.0 - c.register_reuse * (1.0 - 1.0 / ii))
     if design.io_type == "io_stream":  # one depth-1 FIFO of the output vector per layer boundary
         ff += c.ff_per_register_bit * layer.n_out * layer.output_bits
         lut += c.lut_per_adder_bit * layer.n_out  # FIFO read/write control per element
-    # a layer pipelined at II = R whose schedule is shorter than R accepts a new input when it is done
-    ii = min(r, int(latency) + 1)
     return LayerResources(name=layer.name, products=products, dsp=int(dsp), lut=round(lut), ff=round(ff), bram_18k=0,
                           latency_cycles=int(latency), ii_cycles=ii, accumulator_bits=layer.accum_bits,
                           adder_bits=adder_bits, activation_bits=activation_bits, register_bits=register_bits,
