@@ -351,7 +351,7 @@ def reason(row: dict) -> str:
     return "; ".join(notes) or "-"
 
 
-def markdown(rows: list[dict], summary: dict, per_class: dict) -> str:
+def markdown(rows: list[dict], summary: dict, per_class: dict, per_tool: dict) -> str:
     """The per-point table and the medians as Markdown, for docs/fpga.md."""
 
     def pct(value):
@@ -364,7 +364,8 @@ def markdown(rows: list[dict], summary: dict, per_class: dict) -> str:
                  for m in METRICS]
         lines.append(f"| {row['name']} | {row['version']} | " + " | ".join(cells) + f" | {row['reason']} |")
     lines += ["", "| median \\|error\\| (points) | LUT | FF | DSP | latency |", "|---|---|---|---|---|"]
-    for label, values in [*summary.items(), *((f"held out by architecture, {c}", v) for c, v in per_class.items())]:
+    for label, values in [*summary.items(), *((f"held out by architecture, {c}", v) for c, v in per_class.items()),
+                          *((f"held out by architecture, {t} HLS", v) for t, v in per_tool.items())]:
         lines.append(f"| {label.replace('_', ' ')} | " + " | ".join(
             f"{values[m]['median']:.0%} ({values[m]['points']})" if values[m]["median"] is not None else "–"
             for m in METRICS) + " |")
@@ -451,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
               "fitted_constants": {t: {k: getattr(fitted[t], k) for k in FITTED} for t in tools},
               "excluded": [{"name": p["name"], "reason": r} for p, r in excluded], "seconds": elapsed}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.with_suffix(".md").write_text(markdown(rows, summary, per_class))
+    RESULTS.with_suffix(".md").write_text(markdown(rows, summary, per_class, per_tool))
     RESULTS.write_text(json.dumps(result, indent=1, sort_keys=True, default=str) + "\n")
     console.print(f"wrote {RESULTS} ({elapsed:.0f} s)")
     if args.write:
