@@ -59,6 +59,9 @@ DSP_ABSORBED_ADDS = 1  # each DSP product absorbs one add of its tree in the pos
 # add after another per output (measured: 561x20 and 196x56 layers take 192 and 48 cycles, the depth of a
 # chain of their 494 and 129 products; 64x64 and smaller layers are balanced trees). Not fitted.
 UNROLL_LIMIT = 4096
+# a DSP48E1 multiply without internal registers, -2 speed grade: about 3.5 ns (DS187 / DS191 switching
+# characteristics); the UltraScale(+) DSP48E2 figure is ModelConstants.dsp_delay_ns
+DSP48E1_DELAY_NS = 3.5
 
 
 @dataclass(frozen=True)
@@ -181,9 +184,9 @@ def dense_resources(layer: LayerStats, design: Design, constants: ModelConstants
 
 def _timing(design: Design, c: ModelConstants) -> ModelConstants:
     """The constants with the adder delay of the design's fabric."""
-    if design.seven_series and c.seven_series_delay != 1.0:  # slower carry chains and DSP48E1s alike
-        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay,
-                       dsp_delay_ns=c.dsp_delay_ns * c.seven_series_delay, seven_series_delay=1.0)
+    if design.seven_series:  # slower carry chains (fitted); a DSP48E1 multiply from the datasheet, not fitted
+        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay, dsp_delay_ns=DSP48E1_DELAY_NS,
+                       seven_series_delay=1.0)
     return c
 
 
