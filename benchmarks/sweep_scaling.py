@@ -102,7 +102,7 @@ def part_sweep(trials: int, workers: int, scratch: Path) -> dict:
     return report
 
 
-def part_ray(trials: int, scratch: Path) -> dict:
+def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"]) -> dict:
     try:
         import ray
     except ImportError:
@@ -119,7 +119,8 @@ def part_ray(trials: int, scratch: Path) -> dict:
         cluster.start([2, 2])  # inside the block: stopped even when it fails to start
         url = server.url
         for workers in (1, 2, 4):
-            config = parse_config({**FIXED, "trials": trials, "study_name": f"bench-ray-{workers}"}, source="benchmark")
+            config = parse_config({**FIXED, "epochs": epochs, "trials": trials, "study_name": f"bench-ray-{workers}"},
+                                  source="benchmark")
             started = time.perf_counter()
             run_sweep(config, scratch / f"ray{workers}", workers=workers, ray_address=cluster.address, storage=url,
                       progress=sys.stderr.isatty())
@@ -180,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, default=100, help="trials of the sweep (default 100)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray-trials", type=int, default=40, help="trials per Ray run (default 40)")
+    parser.add_argument("--ray-epochs", type=int, default=FIXED["epochs"],
+                        help=f"training epochs per trial of the Ray runs (default {FIXED['epochs']})")
     parser.add_argument("--skip-sweep", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-montecarlo", action="store_true")
@@ -197,7 +200,7 @@ def main(argv=None) -> int:
         if not args.skip_sweep:
             report["sweep"] = part_sweep(args.trials, args.workers, scratch)
         if not args.skip_ray:
-            report["ray"] = part_ray(args.ray_trials, scratch)
+            report["ray"] = part_ray(args.ray_trials, scratch, args.ray_epochs)
         if not args.skip_montecarlo:
             import montecarlo_scaling
 
