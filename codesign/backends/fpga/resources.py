@@ -59,8 +59,10 @@ DSP_ABSORBED_ADDS = 1  # each DSP product absorbs one add of its tree in the pos
 # add after another per output (measured: 561x20 and 196x56 layers take 192 and 48 cycles, the depth of a
 # chain of their 494 and 129 products; 64x64 and smaller layers are balanced trees). Not fitted.
 UNROLL_LIMIT = 4096
-# a DSP48E1 multiply without internal registers, -2 speed grade: about 3.5 ns (DS187 / DS191 switching
-# characteristics); the UltraScale(+) DSP48E2 figure is ModelConstants.dsp_delay_ns
+# a DSP48E1 multiply without internal registers (A/B to P through the multiplier), -2 speed grade: taken as
+# 3.5 ns, an approximate reading of the DSP48E1 switching characteristics in DS187 (Zynq-7000) / DS191
+# (Zynq-7000 XC7Z030+); ASSUMPTION: check the table for your part and speed grade (-1 is slower). The
+# UltraScale(+) DSP48E2 figure is ModelConstants.dsp_delay_ns
 DSP48E1_DELAY_NS = 3.5
 
 
