@@ -81,3 +81,34 @@ def test_io_stream_adds_fifos() -> None:
     parallel = dense_resources(_layer(codes), Design(), VITIS)
     stream = dense_resources(_layer(codes), Design(io_type="io_stream"), VITIS)
     assert stream.ff > parallel.ff and stream.lut > parallel.lut
+
+
+def test_layers_beyond_the_unroll_limit_accumulate_in_a_chain() -> None:
+    rng = np.random.default_rng(3)
+    design = Design(clock_period_ns=4.0)
+    tree = dense_resources(_layer(rng.integers(-20, 20, size=(16, 256))), design, VITIS)  # 4096 products
+    chain = dense_resources(_layer(rng.integers(-20, 20, size=(16, 512))), design, VITIS)  # 8192: past the limit
+    longer = dense_resources(_layer(rng.integers(-20, 20, size=(16, 1024))), design, VITIS)
+    assert chain.latency_cycles > 4 * tree.latency_cycles  # a chain, not one more tree level
+    assert 1.6 < (longer.latency_cycles + 1) / (chain.latency_cycles + 1) < 2.4  # depth ~ products per output
+
+
+def test_shared_mul_operations_take_rounds_and_set_the_interval() -> None:
+    codes = np.full((8, 16), 0b1010101)  # 128 four-digit constants: all ``mul`` operations
+    for impl in ("dsp", "fabric"):
+        full = dense_resources(_layer(codes), Design(multiplier_impl=impl), VITIS)
+        shared = dense_resources(_layer(codes), Design(reuse_factor=100, multiplier_impl=impl), VITIS)
+        assert shared.multipliers == 2 < full.multipliers  # ALLOCATION: ceil(128 / 100)
+        assert shared.latency_cycles >= full.latency_cycles + 63  # 64 rounds on two instances
+        assert shared.ii_cycles == min(100, shared.latency_cycles + 1)
+    short = dense_resources(_layer(np.ones((4, 4), dtype=np.int64)), Design(reuse_factor=8), VITIS)
+    assert short.ii_cycles == short.latency_cycles + 1 < 8  # done before R cycles: takes the next input
+
+
+def test_registers_are_partly_reused_at_an_interval_of_two() -> None:
+    rng = np.random.default_rng(4)
+    codes = rng.integers(-3, 3, size=(32, 64))  # few-digit constants: nothing to share at R = 2
+    one = dense_resources(_layer(codes), Design(clock_period_ns=1.0), VITIS)
+    two = dense_resources(_layer(codes), Design(clock_period_ns=1.0, reuse_factor=2), VITIS)
+    assert two.register_bits == one.register_bits and two.ii_cycles == 2
+    assert two.ff == pytest.approx(one.ff * (1 - VITIS.register_reuse / 2), abs=1)

@@ -12,6 +12,7 @@ from .layerstats import LayerStats
 from .resources import (
     DEFAULT_BACKEND,
     MULTIPLIER_IMPLS,
+    UNROLL_LIMIT,
     Design,
     LayerResources,
     ModelConstants,
@@ -132,6 +133,15 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
         "energy = power x latency of one inference",
         "equivalent silicon area = resources x per-resource tile areas from the card",
     ]
+    chained = [layer.name for layer in graph.layers if layer.in_features * layer.out_features > UNROLL_LIMIT]
+    if chained:
+        assumptions.append(f"{', '.join(chained)}: more than {UNROLL_LIMIT} weights, beyond hls4ml's unroll limit: "
+                           "accumulated as a sequential chain per output (as Vitis HLS 2021.1 builds it; Vivado HLS "
+                           "refuses to unroll it), latency grows with the non-zero products per output")
+    if reuse_factor > 1 and strategy != "Resource":
+        assumptions.append(f"reuse factor {reuse_factor}, Latency strategy: mul operations beyond hls4ml's ALLOCATION "
+                           "limit run in rounds on shared instances; a layer done before R cycles takes its next "
+                           "input then (II = min(R, latency + 1))")
     for key, label in BAND_METRICS:
         band = bands.get(key)
         if band:

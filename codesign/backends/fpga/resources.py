@@ -14,7 +14,13 @@ What hls4ml generates, and what it costs, structure first:
   ``ceil(n_in*n_out/R) - n_zeros/R`` caps the multipliers for a reuse factor R.
 * **Adder trees.** Each output sums its non-zero products in a balanced binary tree whose adders
   grow one bit per level from the product width, capped at the accumulator type; an adder costs
-  ``lut_per_adder_bit`` LUTs per result bit (one LUT6 + carry per bit physically).
+  ``lut_per_adder_bit`` LUTs per result bit (one LUT6 + carry per bit physically). Above hls4ml's
+  unroll limit (n_in * n_out > 4096) the tool keeps the source's sequential accumulation: a chain
+  of adds per output, whose depth is its number of non-zero products.
+* **Multiplier sharing** (Latency strategy, R > 1): the ``mul`` operations (constants HLS does not
+  turn into shifts and adds, whatever their binding) share ``ALLOCATION`` instances, one round
+  after another: the layer takes ceil(mul ops / instances) - 1 more cycles, and a layer whose
+  schedule is shorter than R accepts its next input when done (II = min(R, latency + 1)).
 * **Pipeline.** HLS cuts the path (multiply stage, tree levels of ``adder_delay_ns``, activation)
   into clock periods; the registers of a cut hold the partial sums alive at that depth, and a
   layer with latency registers its outputs: flip-flops follow the latency model.
@@ -48,6 +54,16 @@ MULTIPLIER_IMPLS = ("auto", "dsp", "fabric")
 # projects of benchmarks/data (DSPs = products with >= 3 digits, within 1-25 %). Not fitted.
 FORCED_DSP_MIN_DIGITS = 3
 DSP_ABSORBED_ADDS = 1  # each DSP product absorbs one add of its tree in the post-adder (UG479/UG579)
+# hls4ml's size limit for a fully unrolled Latency-strategy layer (n_in * n_out): Vivado HLS stops unrolling
+# there (XFORM 203-504); Vitis HLS 2021.1 unrolls further but keeps the source's sequential accumulation, one
+# add after another per output (measured: 561x20 and 196x56 layers take 192 and 48 cycles, the depth of a
+# chain of their 494 and 129 products; 64x64 and smaller layers are balanced trees). Not fitted.
+UNROLL_LIMIT = 4096
+# a DSP48E1 multiply without internal registers (A/B to P through the multiplier), -2 speed grade: taken as
+# 3.5 ns, an approximate reading of the DSP48E1 switching characteristics in DS187 (Zynq-7000) / DS191
+# (Zynq-7000 XC7Z030+); ASSUMPTION: check the table for your part and speed grade (-1 is slower). The
+# UltraScale(+) DSP48E2 figure is ModelConstants.dsp_delay_ns
+DSP48E1_DELAY_NS = 3.5
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,7 @@ class ModelConstants:
     layer_overhead_cycles: int  # registered hand-over between layer functions
     io_overhead_cycles: int = 0  # the top function's input/output registers (fitted)
     seven_series_delay: float = 1.0  # 7-series / Zynq-7000 adder and DSP delay relative to UltraScale(+) (fitted)
+    register_reuse: float = 0.0  # share of pipeline registers reused across the cycles of an II >= 2 (fitted)
     dsp_min_input_bits: int = 10  # narrower inputs multiply in LUTs under 'auto' (HLS binding default)
     dsp_delay_ns: float = 2.5  # DSP48 multiply without internal pipelining (UG479/UG579 M path)
     rom_max_depth: int = 64  # Resource strategy: weight banks up to a LUT6's depth stay LUT ROM
@@ -78,6 +95,7 @@ FITTED = {
     "layer_overhead_cycles": (0, 3),
     "io_overhead_cycles": (0, 10),
     "seven_series_delay": (1.0, 3.0),
+    "register_reuse": (0.0, 0.9),
 }
 DEFAULT_BACKEND = "Vitis"  # the backend codesign's hls4ml projects use
 
@@ -168,9 +186,9 @@ def dense_resources(layer: LayerStats, design: Design, constants: ModelConstants
 
 def _timing(design: Design, c: ModelConstants) -> ModelConstants:
     """The constants with the adder delay of the design's fabric."""
-    if design.seven_series and c.seven_series_delay != 1.0:  # slower carry chains and DSP48E1s alike
-        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay,
-                       dsp_delay_ns=c.dsp_delay_ns * c.seven_series_delay, seven_series_delay=1.0)
+    if design.seven_series:  # slower carry chains (fitted); a DSP48E1 multiply from the datasheet, not fitted
+        return replace(c, adder_delay_ns=c.adder_delay_ns * c.seven_series_delay, dsp_delay_ns=DSP48E1_DELAY_NS,
+                       seven_series_delay=1.0)
     return c
 
 
@@ -186,29 +204,41 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
     product_bits = 1 if layer.input_bits == 1 and layer.max_code <= 1 else layer.input_bits + weight_bits
     leaf_bits = min(layer.accum_bits, product_bits)
     digits = np.append(np.arange(1, DIGIT_CLASSES), DIGIT_CLASSES + 0.5)  # the last class is ">= DIGIT_CLASSES"
-    forced = design.multiplier_impl == "dsp"
-    threshold = FORCED_DSP_MIN_DIGITS if forced else c.mul_min_digits
+    # which constant products stay ``mul`` operations: the tool's decomposition, whatever their binding
+    threshold = c.mul_min_digits if design.multiplier_impl == "auto" else FORCED_DSP_MIN_DIGITS
     multi = np.arange(1, DIGIT_CLASSES + 1) >= threshold
-    dsp_allowed = forced or (design.multiplier_impl == "auto" and layer.input_bits >= c.dsp_min_input_bits)
-    mul_rows = (rows[:, multi].sum(axis=1) if dsp_allowed else np.zeros(layer.n_out, dtype=np.int64))
+    dsp_allowed = design.multiplier_impl == "dsp" or (design.multiplier_impl == "auto"
+                                                       and layer.input_bits >= c.dsp_min_input_bits)
+    mul_rows = rows[:, multi].sum(axis=1)
     n_mul = int(mul_rows.sum())
-    limit = math.ceil(layer.n_in * layer.n_out / r) - zeros // r
-    share = min(1.0, limit / n_mul) if n_mul and r > 1 else 1.0
+    # hls4ml's ALLOCATION limit on ``mul`` operations for the reuse factor
+    limit = max(1, math.ceil(layer.n_in * layer.n_out / r) - zeros // r)
+    shared = r > 1 and n_mul > limit
+    units = limit if shared else n_mul  # multiplier instances built
+    rounds = math.ceil(n_mul / limit) if shared else 1  # multiplies scheduled one after another per unit
     per_product = math.ceil(layer.input_bits / design.dsp_a_bits) * math.ceil(weight_bits / design.dsp_b_bits)
-    dsp = math.ceil(n_mul * share) * per_product
-    # shift-and-add products: d - 1 adds each, at the full product width
+    dsp = units * per_product if dsp_allowed else 0
     lut_rows = rows.astype(float).copy()
+    mult_bits = 0.0
     if dsp_allowed:
         lut_rows[:, multi] = 0.0
-    product_adds = float((lut_rows * (digits - 1.0)).sum()) * product_bits
-    leaves = terms - np.minimum(np.round(DSP_ABSORBED_ADDS * mul_rows * share).astype(np.int64), np.maximum(terms - 1, 0))
+    elif shared:  # shared fabric multipliers take any weight: generic array multipliers
+        lut_rows[:, multi] = 0.0
+        mult_bits = units * max(0, weight_bits - 1) * (layer.input_bits + 1)
+    # constant products in fabric: d - 1 shift-and-add adders each, at the full product width
+    product_adds = float((lut_rows * (digits - 1.0)).sum()) * product_bits + mult_bits
+    absorbed = np.round(DSP_ABSORBED_ADDS * mul_rows * (units / max(n_mul, 1))).astype(np.int64) if dsp else 0
+    leaves = terms - np.minimum(absorbed, np.maximum(terms - 1, 0))
     tree_bits, depth = _tree(leaves, leaf_bits, layer.accum_bits)
+    # beyond hls4ml's unroll limit the tool keeps the source's sequential accumulation: a chain per output
+    chain = layer.n_in * layer.n_out > UNROLL_LIMIT
+    levels = int(leaves.max(initial=1)) - 1 if chain else depth
     adder_bits = product_adds + tree_bits
-    if share < 1.0:  # shared multipliers: operand multiplexers in front of each
-        adder_bits += math.ceil(n_mul * share) * product_bits * (min(r, math.ceil(1 / share)) - 1) / 2.0
+    if shared:  # operand multiplexers in front of each shared multiplier
+        adder_bits += units * product_bits * (rounds - 1) / 2.0
     activation_bits = layer.n_out * layer.output_bits if (layer.relu or layer.requantise) else 0
     lut = c.lut_per_adder_bit * adder_bits + c.lut_per_activation_bit * activation_bits
-    # timing: multiply stage, tree levels, activation; cut every clock period
+    # timing: multiply stage, tree levels (or chain), activation; cut every clock period
     if dsp:
         mult_ns = c.dsp_delay_ns
     else:
@@ -217,25 +247,30 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
         mult_ns = c.adder_delay_ns * math.ceil(math.log2(deepest))
     act_ns = c.adder_delay_ns if activation_bits else 0.0
     period = design.clock_period_ns
-    path_ns = mult_ns + depth * c.adder_delay_ns + act_ns
+    path_ns = mult_ns + levels * c.adder_delay_ns + act_ns
     cuts = max(0, math.ceil(path_ns / period) - 1)
     register_bits = 0
-    for cut in range(1, cuts + 1):
-        levels = int(np.clip(math.floor((cut * period - mult_ns) / c.adder_delay_ns), 0, depth))
-        register_bits += _alive(leaves, levels) * min(layer.accum_bits, leaf_bits + levels)
-    latency = cuts + c.layer_overhead_cycles
-    if share < 1.0:
-        latency += min(r, math.ceil(1 / share)) - 1
+    if chain:  # each cut holds every output's running sum; each product is registered once
+        register_bits += cuts * layer.n_out * layer.accum_bits + (products if cuts else 0) * leaf_bits
+    else:
+        for cut in range(1, cuts + 1):
+            done = int(np.clip(math.floor((cut * period - mult_ns) / c.adder_delay_ns), 0, depth))
+            register_bits += _alive(leaves, done) * min(layer.accum_bits, leaf_bits + done)
+    latency = cuts + c.layer_overhead_cycles + rounds - 1
     if latency > 0:
         register_bits += layer.n_out * layer.output_bits  # the layer's registered outputs
-    ff = c.ff_per_register_bit * register_bits
+    # a layer pipelined at II = R whose schedule is shorter than R accepts a new input when it is done
+    ii = min(r, int(latency) + 1)
+    # at II = 1 every stage holds its own copy of what it passes on; at II >= 2 the tool reuses part of
+    # those registers across the II cycles (measured: the same layers at R = 2 have 58-81 % of the FFs)
+    ff = c.ff_per_register_bit * register_bits * (1.0 - c.register_reuse * (1.0 - 1.0 / ii))
     if design.io_type == "io_stream":  # one depth-1 FIFO of the output vector per layer boundary
         ff += c.ff_per_register_bit * layer.n_out * layer.output_bits
         lut += c.lut_per_adder_bit * layer.n_out  # FIFO read/write control per element
     return LayerResources(name=layer.name, products=products, dsp=int(dsp), lut=round(lut), ff=round(ff), bram_18k=0,
-                          latency_cycles=int(latency), ii_cycles=r, accumulator_bits=layer.accum_bits,
+                          latency_cycles=int(latency), ii_cycles=ii, accumulator_bits=layer.accum_bits,
                           adder_bits=adder_bits, activation_bits=activation_bits, register_bits=register_bits,
-                          pipeline_cuts=cuts, multipliers=math.ceil(n_mul * share))
+                          pipeline_cuts=cuts, multipliers=units)
 
 
 def _resource_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> LayerResources:
