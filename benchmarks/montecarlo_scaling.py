@@ -78,6 +78,37 @@ def ray_round_trip_s(ray, count: int, samples: int, tasks: int = 200) -> float:
     return (time.perf_counter() - start) / tasks
 
 
+def _half(job: tuple) -> float:
+    """One plain process (no Ray) simulating its share of the instances; returns its seconds."""
+    import torch
+
+    from codesign.backends.crossbar import simulate_range
+
+    torch.set_num_threads(1)
+    graph, card, x, span, options = job
+    started = time.perf_counter()
+    simulate_range(graph, card, x, instances=span, seed=0, **options)
+    return time.perf_counter() - started
+
+
+def two_process_ceiling(graph, card, x, instances: int, options: dict) -> dict:
+    """What two workers can give on this machine without Ray: two plain processes (no object store,
+    no scheduler) each simulating half of the instances at once.  Its ratio to one process
+    separates the hardware's limit (shared caches and memory bandwidth) from Ray's costs."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    half = instances // 2
+    spans = [range(0, half), range(half, instances)]
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_half, [(graph, card, x, range(0, 4), options)] * 2))  # warm-up: imports, read kernel
+        began = time.perf_counter()
+        seconds = list(pool.map(_half, [(graph, card, x, span, options) for span in spans]))
+        wall = time.perf_counter() - began
+    return {"wall_s": round(wall, 3), "process_s": [round(v, 3) for v in seconds],
+            "instances_per_s": round(instances / wall, 2)}
+
+
 def run(instances: int, samples: int, parts: int, repeats: int) -> dict:
     try:
         import ray
@@ -102,6 +133,9 @@ def run(instances: int, samples: int, parts: int, repeats: int) -> dict:
     single = simulate(graph, card, x, instances=instances, seed=0, **options)
     single_s = time.perf_counter() - start
     print(f"montecarlo: single process, 1 thread: {instances / single_s:.1f} instances/s ({single_s:.1f} s)")
+    ceiling = two_process_ceiling(graph, card, x, instances, options)
+    print(f"montecarlo: two plain processes at once (no Ray): {ceiling['instances_per_s']} instances/s, "
+          f"{ceiling['instances_per_s'] * single_s / instances:.2f}x one process (the hardware's limit for 2 workers)")
     runs: dict[str, list[dict]] = {str(w): [] for w in WORKERS}
     fine: list[dict] = []
     identical = True
@@ -136,6 +170,7 @@ def run(instances: int, samples: int, parts: int, repeats: int) -> dict:
             "cluster": "2 node processes (ray start), 2 CPUs declared each; one task = one CPU, torch on 1 thread",
             "single_process": {"wall_s": round(single_s, 3), "instances_per_s": round(instances / single_s, 2),
                                "threads": 1},
+            "two_plain_processes": {**ceiling, "over_single_process": round(ceiling["instances_per_s"] * single_s / instances, 2)},
             "identical_to_single_process": identical, "load_average_before": [round(v, 2) for v in load_before],
             "runs": runs, "runs_4x_parts_1_worker": fine, "instances_per_s": per_workers, "speedup": speedup,
             "goal": 1.8, "met": speedup["2"] >= 1.8,
