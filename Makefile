@@ -39,7 +39,7 @@ bench-crossbar: setup
 	$(BIN)/python benchmarks/crossbar_throughput.py
 
 # printed classifiers on Cardio/RedWine/WhiteWine/Pendigits: exact 8-bit baselines (published table),
-# then the co-design front per set vs the published ternary networks (about 20 min per set on 2 cores);
+# then the co-design front per set vs the published ternary networks (2-12 min per set on 2 cores, ~35 min in all);
 # add REFERENCE_VERILOG=DIR to synthesise published RTL with the same flow and library
 bench-printed: setup
 	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))
