@@ -24,10 +24,12 @@ from codesign.dse.generations import read_slots  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+# trials long enough (about a second each on an idle 2-core machine) that a kill lands mid-trial and
+# mid-sweep however fast the machine is
 CONFIG = """
 dataset = "breast_cancer"
-epochs = 6
-trials = 6
+epochs = 60
+trials = 10
 study_name = "faults"
 [search]
 population_size = 4
@@ -84,7 +86,7 @@ def _running_trial(storage: str, process: subprocess.Popen, *, after_complete: i
                    and t.user_attrs["worker"]["trial"] == t.number and where(t)]
         if len(complete) >= after_complete and running:
             return running[0], {t.number: t.datetime_complete for t in complete}
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError("no trial was running")
 
 
