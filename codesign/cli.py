@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
+from codesign.console import console as terminal
 from codesign.errors import CodesignError
 from codesign.outputs import check_file_output, check_files_directory, claim_directory
 from codesign.version import __version__
@@ -118,13 +119,6 @@ def _options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def _console():
-    from rich.console import Console
-
-    # piped output gets a fixed width so tables stay readable in logs
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-
-
 def _note(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -140,7 +134,7 @@ def cmd_inspect(args) -> int:
         return 0
     from codesign.report_tables import layer_table
 
-    console = _console()
+    console = terminal()
     console.print(layer_table(info))
     totals = info["totals"]
     console.print(f"{info['inputs']} inputs -> {info['outputs']} outputs, head: {info['head']}; "
@@ -186,7 +180,7 @@ def cmd_cards(args) -> int:
             return 0
         from codesign.report_tables import card_table
 
-        _console().print(card_table(card))
+        terminal().print(card_table(card))
         return 0
     cards = list_cards()
     if args.family:
@@ -200,7 +194,7 @@ def cmd_cards(args) -> int:
         return 0
     from codesign.report_tables import cards_table
 
-    _console().print(cards_table(cards))
+    terminal().print(cards_table(cards))
     return 0
 
 
@@ -216,7 +210,7 @@ def cmd_backends(args) -> int:
             return 0
         from codesign.report_tables import options_table
 
-        _console().print(options_table(backend, rows))
+        terminal().print(options_table(backend, rows))
         return 0
     found = installed_backends()
     rows = []
@@ -339,7 +333,7 @@ def cmd_compare(args) -> int:
     if args.json:
         print(comparison.to_json(), end="")
         return 0
-    _console().print(comparison.table())
+    terminal().print(comparison.table())
     if args.out:
         print(f"wrote {', '.join(str(path) for path in files.values())}")
     return 0
@@ -360,9 +354,9 @@ def cmd_estimate(args) -> int:
     else:
         from codesign.report_tables import estimate_table, vendor_table
 
-        _console().print(estimate_table(estimate))
+        terminal().print(estimate_table(estimate))
         if "vendor_relative_error" in estimate.breakdown:
-            _console().print(vendor_table(estimate))
+            terminal().print(vendor_table(estimate))
     return 0
 
 

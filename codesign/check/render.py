@@ -4,18 +4,12 @@ the one-line summary CI logs end with."""
 from __future__ import annotations
 
 import math
-import sys
 
 from codesign.check.runner import CaseResult, CheckResult
+from codesign.console import console as terminal
 from codesign.estimate import Drift
 
 STATUS_WORDS = {"ok": "ok", "drifted": "DRIFT", "created": "created", "updated": "updated", "unchanged": "unchanged"}
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 
 
 def _number(value: float | None) -> str:
@@ -55,7 +49,7 @@ def drift_table(results: list[CaseResult], title: str):
 
 
 def print_result(result: CheckResult) -> None:
-    console = _console()
+    console = terminal()
 
     def say(text: str) -> None:
         console.print(text, markup=False, soft_wrap=True)

@@ -42,10 +42,11 @@ def run(args) -> int:
 
 
 def _print_summary(result) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
+    from codesign.console import console as terminal
+
+    console = terminal()
     table = Table(title=f"Pareto-optimal trials ({len(result.pareto)} of {len(result.trials)})")
     table.add_column("trial", justify="right")
     table.add_column("hidden")
