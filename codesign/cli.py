@@ -50,16 +50,6 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--seed", type=int, default=0)
     verify.add_argument("--json", action="store_true")
 
-    cards = command("cards", "list shipped target cards, or show one")
-    cards.add_argument("name", nargs="?", help="card name or .toml path to show in full")
-    cards.add_argument("--family", help="only cards of this family (e.g. fpga, crossbar, printed)")
-    cards.add_argument("--json", action="store_true")
-
-    backends = command("backends", "list installed target backends, or the options of one")
-    backends.add_argument("--options", metavar="TARGET", help="list every option of TARGET (type, allowed values, "
-                          "default, commands, help)")
-    backends.add_argument("--json", action="store_true")
-
     for name, text in (("export", "lower a model for a target and write the artifact"),
                        ("estimate", "estimate latency, energy and area on a target")):
         sub = command(name, text)
@@ -97,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
 
 # commands implemented in their own modules: each has add_arguments(parser) and run(args) -> int
 EXTENSIONS = {
+    "cards": ("codesign.cards_cli", "list shipped target cards, or show one"),
+    "backends": ("codesign.backends_cli", "list installed target backends, or the options of one"),
     "check": ("codesign.check", "recompute estimates and compare them with stored baselines (CI regression check)"),
     "sweep": ("codesign.dse.cli", "design-space sweep with Optuna (NSGA-II), in processes or on Ray"),
     "report": ("codesign.report", "write a self-contained HTML report of a run directory"),
@@ -166,73 +158,6 @@ def cmd_verify(args) -> int:
     else:
         print(("OK: " if result.agrees else "MISMATCH: ") + result.describe())
     return 0 if result.agrees else 1
-
-
-def cmd_cards(args) -> int:
-    from codesign.cards import list_cards, load_card
-
-    if args.name:
-        card = load_card(args.name)
-        if args.json:
-            data = {key: {"value": c.value, "unit": c.unit, "source": c.source}
-                    for key, c in card.constants().items()}
-            print(json.dumps({"name": card.name, "family": card.family, "constants": data}, indent=2))
-            return 0
-        from codesign.report_tables import card_table
-
-        terminal().print(card_table(card))
-        return 0
-    cards = list_cards()
-    if args.family:
-        families = sorted({card.family for card in cards})
-        if args.family not in families:
-            raise CodesignError(f"--family {args.family!r} has no cards", hint=f"use one of {', '.join(families)}")
-        cards = [card for card in cards if card.family == args.family]
-    if args.json:
-        print(json.dumps([{"name": c.name, "family": c.family, "description": c.description,
-                           "path": c.path} for c in cards], indent=2))
-        return 0
-    from codesign.report_tables import cards_table
-
-    terminal().print(cards_table(cards))
-    return 0
-
-
-def cmd_backends(args) -> int:
-    from codesign.backends import get_backend, installed_backends
-
-    if args.options:
-        backend = get_backend(args.options)
-        rows = backend.options.describe()
-        if args.json:
-            print(json.dumps({"target": backend.name, "family": backend.family, "default_card": backend.default_card,
-                              "sweep_knobs": list(backend.sweep_knobs), "options": rows}, indent=2, default=str))
-            return 0
-        from codesign.report_tables import options_table
-
-        terminal().print(options_table(backend, rows))
-        return 0
-    found = installed_backends()
-    rows = []
-    for name, entry in found.items():
-        try:
-            backend = get_backend(name)
-            rows.append({"target": name, "family": backend.family, "default_card": backend.default_card,
-                         "options": list(backend.options.names()), "entry_point": entry.value})
-        except CodesignError as exc:
-            rows.append({"target": name, "entry_point": entry.value, "error": exc.one_line()})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    if not rows:
-        print("no backends installed")
-    for row in rows:
-        if "error" in row:
-            print(f"{row['target']:10s} unavailable: {row['error']}")
-        else:
-            print(f"{row['target']:10s} family {row['family']:9s} default card {row['default_card']:12s} "
-                  f"{len(row['options'])} options ({row['entry_point']})")
-    return 0
 
 
 def _graph_card_backend(args):
@@ -360,8 +285,7 @@ def cmd_estimate(args) -> int:
     return 0
 
 
-COMMANDS = {"inspect": cmd_inspect, "verify": cmd_verify, "cards": cmd_cards, "backends": cmd_backends,
-            "export": cmd_export, "estimate": cmd_estimate}
+COMMANDS = {"inspect": cmd_inspect, "verify": cmd_verify, "export": cmd_export, "estimate": cmd_estimate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
