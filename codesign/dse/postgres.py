@@ -16,6 +16,7 @@ PostgreSQL refuses to run as root; started by root, the server runs as the user 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
@@ -151,7 +152,7 @@ def binaries() -> Path:
     install = Path(spec.submodule_search_locations[0]) / "pginstall"
     if _unprivileged() is None or _executable_by_unprivileged(install / "bin" / "postgres"):
         return install / "bin"
-    copy = Path(tempfile.gettempdir()) / f"codesign-pginstall-{os.stat(install).st_ino}"
+    copy = Path(tempfile.gettempdir()) / f"codesign-pginstall-{_build_id(install)}"
     if not (copy / "bin" / "postgres").is_file():
         staging = Path(tempfile.mkdtemp(prefix="codesign-pginstall-"))
         shutil.copytree(install, staging / "pginstall", symlinks=True)
@@ -162,6 +163,17 @@ def binaries() -> Path:
             shutil.rmtree(staging / "pginstall", ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
     return copy / "bin"
+
+
+def _build_id(install: Path) -> str:
+    """The identity of a PostgreSQL build: its files' names and sizes (another build of the wheel
+    names its libraries differently). An inode number is not one: a deleted venv's inode is reused,
+    and a copy made from another build then lacks this build's libraries."""
+    digest = hashlib.sha256()
+    for path in sorted(install.rglob("*")):
+        if path.is_file():
+            digest.update(f"{path.relative_to(install)}:{path.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def _unprivileged() -> tuple[int, int] | None:
