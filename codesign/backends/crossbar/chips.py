@@ -2,15 +2,17 @@
 running blocks of inputs through all of them.
 
 Exact products.  A chunk's programmed conductances are real numbers; each instance k stores
-them on a fixed-point grid of 2**-f_k code units, f_k as fine as keeps every column sum exact:
-below the mantissa in float32 (rows * |largest input digit| * max|w_k| * 2**f_k < 2**23), or, for
-the shared first layer on the CPU when every drive fits int8, as two int8 planes
-(grid = 128 * high + low, |grid| < 2**13) multiplied by int8 GEMMs into int32 sums (< 2**30).
-Products and all partial sums are then exact integers in any order, so a column sum does not
-depend on the BLAS kernel, the thread count or which instances share a matrix product.  On the
-benchmark card the grid is 2**-9 code units in the first layer and 2**-6 to 2**-8 in the others,
-against a per-weight programming-noise sigma of 0.6 code units (its rounding adds < 0.01 % to
-that variance).  Noise-free weights are integers and stay exact.
+them on a fixed-point grid of 2**-f_k code units, f_k as fine as keeps every column sum exact
+below the mantissa (float32: rows * |largest input digit| * max|w_k| * 2**f_k < 2**23).  Products
+and all partial sums are then exact integers in any order, so a column sum does not depend on the
+BLAS kernel, the thread count, the device or which instances share a matrix product.  The grid
+depends on nothing but the weights, so every kernel gives the same bits: where the CPU has fast
+int8 GEMMs (``codesign.backends.crossbar.int8``) and every drive fits int8, the shared first
+layer's grid values are split into one or two int8 planes (grid = 128 * high + low) and
+multiplied into exact int32 sums; elsewhere the same grid is a float32 operand.  On the benchmark
+card the grid is 2**-4 to 2**-8 code units, against a per-weight programming-noise sigma of 0.6
+code units (its rounding adds at most 0.1 % to that variance).  Noise-free weights are integers
+and stay exact.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .requant import folded_requantizer, requantize
 MANTISSA = {torch.float32: 24, torch.float64: 53}
 MIN_FRACTION_BITS = 4  # float32 products when noise-free weights leave at least a 1/16-code grid
 MAX_FRACTION_BITS = 30
+INT8_PLANES_MAX = 128 * 127 - 64  # |grid| that two int8 planes hold with |high|, |low| <= 127
 
 
 @dataclass(eq=False)
@@ -56,7 +59,7 @@ class LayerPlan:
     dtype: torch.dtype  # of the products and the accumulator
     x_bound: int  # largest |input| of one product (a DAC digit, or the whole code when fused)
     rows: int  # most rows of one product
-    int8: bool = False  # shared products as two int8 weight planes (exact int32 sums)
+    int8: bool = False  # shared products as int8 weight planes where the grid fits (exact int32 sums)
 
 
 def _input_bound(mapping: LayerMapping) -> int:
@@ -98,7 +101,7 @@ def plan_layers(mapping: CrossbarMapping, card: Card, settings, *, int8_products
             ir_drop=devices.ir_drop_factors(lmap, g_max, wire) if wire else None, resample=resample,
             scale_out=scale_out, read_sigma=settings.noise.read.sigma * lmap.level_max / lmap.level_gain,
             fused=fused, dtype=dtype, x_bound=x_bound, rows=rows,
-            int8=int8_products and index == 0 and x_bound <= 127 and hasattr(torch, "_int_mm")))
+            int8=int8_products and index == 0 and x_bound <= 127 and dtype == torch.float32))
     return plans
 
 
@@ -131,18 +134,13 @@ def _program(plan: LayerPlan, settings, seed: int, instances: range, switching) 
     return weights / lmap.level_gain if lmap.level_gain > 1 else weights
 
 
-def fixed_point(weights: torch.Tensor, rows: int, x_bound: int, dtype: torch.dtype,
-                int8: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(round(w * 2**f_k), 2**-f_k) per instance k of (K, ...) weights, f_k from the exactness bound:
-    float sums below the mantissa, or (``int8``) grid values in two int8 planes and int32 sums."""
+def fixed_point(weights: torch.Tensor, rows: int, x_bound: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(round(w * 2**f_k), 2**-f_k) per instance k of (K, ...) weights, f_k from the exactness bound
+    (float sums below the mantissa), whatever kernel computes the products."""
     largest = weights.abs().flatten(1).amax(1)
     peak = largest * float(rows * max(x_bound, 1))
     _, exponent = torch.frexp(peak)  # peak < 2**exponent, exactly
-    if int8:
-        _, weight_exponent = torch.frexp(largest)
-        bits = torch.minimum(13 - weight_exponent, 30 - exponent)  # |grid| < 2**13 <= 127 * 64; sums < 2**30
-    else:
-        bits = MANTISSA[dtype] - 1 - exponent
+    bits = MANTISSA[dtype] - 1 - exponent
     fraction = torch.where(peak > 0, bits, torch.full_like(exponent, MAX_FRACTION_BITS))
     fraction = fraction.clamp(max=MAX_FRACTION_BITS).to(torch.float64)
     grid = torch.pow(2.0, fraction).view(-1, *([1] * (weights.dim() - 1)))
@@ -209,11 +207,11 @@ class CrossbarChips:
                 combined = sum(slices[:, j] * float(2**shift) for j, shift in enumerate(lmap.slice_shifts()))
                 if lmap.offset:
                     combined = combined - float(lmap.offset)
-                grid, unit = fixed_point(combined, plan.rows, plan.x_bound, plan.dtype, plan.int8)
+                grid, unit = fixed_point(combined, plan.rows, plan.x_bound, plan.dtype)
                 products = [[self._operand(_layout(grid, shared), plan)]]
                 scales = [unit.to(self.device)]
             else:
-                grid, unit = fixed_point(slices, plan.rows, plan.x_bound, plan.dtype, plan.int8)
+                grid, unit = fixed_point(slices, plan.rows, plan.x_bound, plan.dtype)
                 products = [[self._operand(_layout(grid[:, j, :, r0:r1], shared), plan)
                              for r0, r1 in lmap.row_ranges()] for j in range(lmap.slices)]
                 scales = [(unit / adc.step).to(self.device) for adc in plan.adcs]
@@ -221,10 +219,13 @@ class CrossbarChips:
         return Chunk(instances, layers)
 
     def _operand(self, grid: torch.Tensor, plan: LayerPlan):
-        """A laid-out grid weight as the product's operand: a float tensor, or (high, low) int8 planes
-        with grid = 128 * high + low."""
-        if not plan.int8:
+        """A laid-out grid weight as the product's operand: a float tensor, or int8 planes (one when
+        |grid| <= 127, else (high, low) with grid = 128 * high + low) when the grid fits them."""
+        largest = float(grid.abs().max()) if grid.numel() else 0.0
+        if not plan.int8 or largest > INT8_PLANES_MAX:
             return grid.to(device=self.device, dtype=plan.dtype)
+        if largest <= 127:
+            return (grid.to(torch.int8),)
         high = torch.round(grid / 128.0)
         return high.to(torch.int8), (grid - 128.0 * high).to(torch.int8)
 
@@ -326,7 +327,9 @@ def _product(h: torch.Tensor, weight, shared: bool, instances: int) -> torch.Ten
     with record_function("crossbar.matmul"):
         if isinstance(weight, tuple):
             x = h.to(torch.int8)
-            sums = _int8_matmul(x, weight[0]).mul_(128).add_(_int8_matmul(x, weight[1]))
+            sums = _int8_matmul(x, weight[0])
+            if len(weight) == 2:
+                sums = sums.mul_(128).add_(_int8_matmul(x, weight[1]))
             return sums.view(h.shape[0], instances, -1)
         if shared:
             return (h @ weight).view(h.shape[0], instances, -1)

@@ -39,6 +39,7 @@ from codesign.noise.montecarlo import MonteCarloResult, check_instances, run_ran
 from codesign.quant.fixed_random import SwitchingDistribution
 
 from .chips import CrossbarChips, plan_layers
+from .int8 import fast_int8_matmul
 from .mapping import map_graph
 from .readnoise import FRESH, IMPLEMENTATIONS, SOURCES, ReadNoise
 from .requant import quantize
@@ -129,7 +130,7 @@ def simulate_range(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.nda
     mapping = map_graph(graph, card, input_bits=input_bits, input_full_scale=input_full_scale or 1.0,
                         input_signed=bool(np.any(values < 0)),
                         switched_fixed_random=settings.fixed_random == "resample")
-    plans = plan_layers(mapping, card, settings, int8_products=device.type == "cpu")
+    plans = plan_layers(mapping, card, settings, int8_products=device.type == "cpu" and fast_int8_matmul())
     exact = not mapping.inserted_input_quant and model.is_ideal and all(
         p.fused or all(a.lossless for a in p.adcs) for p in plans) and not settings.ir_drop and not any(p.resample for p in plans)
     codes = quantize(mapping.graph_layers[0].input_quant, torch.as_tensor(values))  # float64 codes, as QuantSpec.quantize
