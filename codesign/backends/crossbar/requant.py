@@ -35,11 +35,13 @@ def _round(values: torch.Tensor, mode: str) -> torch.Tensor:
 
 def quantize(spec: QuantSpec, values: torch.Tensor) -> torch.Tensor:
     """QuantSpec.quantize in torch (codes as floats of the same dtype)."""
-    y = values / _tensor(spec.scale, values.dtype) + _tensor(spec.zero_point, values.dtype)
+    zero_point = _tensor(spec.zero_point, values.dtype)
+    y = (values / _tensor(spec.scale, values.dtype)).add_(zero_point)  # in place: one pass less over memory
     if spec.bipolar:
         return torch.where(y >= 0.0, 1.0, -1.0).to(values.dtype)
-    y = torch.clamp(y, spec._q_min, spec._q_max)
-    return _round(y, spec.rounding) - _tensor(spec.zero_point, values.dtype)
+    y.clamp_(spec._q_min, spec._q_max)
+    y = y.round_() if spec.rounding in ("ROUND", "HALF_EVEN") else _round(y, spec.rounding)
+    return y.sub_(zero_point)
 
 
 def dequantize(spec: QuantSpec, codes: torch.Tensor) -> torch.Tensor:
