@@ -36,6 +36,9 @@ def test_estimate_has_units_breakdown_and_fit(jet) -> None:
     assert estimate.energy_j == pytest.approx(estimate.power_w * estimate.latency_s)
     assert estimate.area_mm2 == pytest.approx(sum(estimate.breakdown["area_mm2"].values()))
     assert estimate.latency_s == pytest.approx(estimate.resources["latency_cycles"] * card.clock.period.value)
+    layers_ff = sum(value["ff"] for key, value in estimate.breakdown.items() if key.startswith("layer."))
+    interface_ff = estimate.breakdown["top_interface"]["ff"]
+    assert interface_ff > 0 and estimate.resources["ff"] == layers_ff + interface_ff
 
 
 def test_estimates_move_the_right_way_with_bits_and_reuse(tmp_path: Path, jet) -> None:
