@@ -43,6 +43,7 @@ from codesign.backends.fpga.resources import (  # noqa: E402
     Design,
     ModelConstants,
     dense_resources,
+    interface_register_bits,
 )
 
 DATA = ROOT / "benchmarks" / "data" / "hls4ml_synthesis_points.json"
@@ -55,13 +56,12 @@ GRID = {
     "ff_per_register_bit": np.round(np.arange(0.5, 2.501, 0.05), 2),
     "adder_delay_ns": np.round(np.arange(0.3, 2.501, 0.1), 2),
     "mul_min_digits": (2, 3, 4, 5, 6, 7),
-    "layer_overhead_cycles": (0, 1, 2, 3),
     "io_overhead_cycles": tuple(range(11)),
     "seven_series_delay": (1.0, 1.5, 2.0, 2.5, 3.0),
     "register_reuse": np.round(np.arange(0.0, 0.901, 0.05), 2),
 }
 START = ModelConstants(tool="", lut_per_adder_bit=1.0, lut_per_activation_bit=1.0, ff_per_register_bit=1.0,
-                       adder_delay_ns=1.0, mul_min_digits=3, layer_overhead_cycles=0, io_overhead_cycles=0)
+                       adder_delay_ns=1.0, mul_min_digits=3, io_overhead_cycles=0)
 
 
 def _per_layer(value, count: int) -> list:
@@ -224,16 +224,24 @@ class Prepared:
                              multiplier_impl=config.get("multiplier_impl") or "auto")
         self.layers = synthetic_layers(point)
         self.exact = bool(point["model"].get("layer_stats"))
+        self.interface_bits = interface_register_bits(self.layers[0])
+        self._rows: dict[ModelConstants, list] = {}  # rows per constants: the fit's grid revisits them across folds
 
     def truth(self, head: dict[str, float]) -> dict[str, float | None]:
         return measured(self.point, head)
 
     def rows(self, constants: ModelConstants):
-        return [dense_resources(layer, self.design, constants) for layer in self.layers]
+        if not self.design.seven_series:  # the 7-series slow-down does not act on this point: one cache entry
+            constants = replace(constants, seven_series_delay=1.0)
+        key = replace(constants, tool="")
+        if key not in self._rows:
+            self._rows[key] = [dense_resources(layer, self.design, constants) for layer in self.layers]
+        return self._rows[key]
 
     def estimate(self, constants: ModelConstants) -> dict[str, float]:
         rows = self.rows(constants)
-        return {"lut": sum(r.lut for r in rows), "ff": sum(r.ff for r in rows), "dsp": sum(r.dsp for r in rows),
+        ff = sum(r.ff for r in rows) + round(constants.ff_per_register_bit * self.interface_bits)
+        return {"lut": sum(r.lut for r in rows), "ff": ff, "dsp": sum(r.dsp for r in rows),
                 "latency_cycles": sum(r.latency_cycles for r in rows) + constants.io_overhead_cycles}
 
 
@@ -272,13 +280,15 @@ def fit(points: list[Prepared], head: dict[str, float], tool: str) -> ModelConst
     chosen, chosen_err = best, math.inf
     families = {p.design.seven_series for p in points}
     factors = GRID["seven_series_delay"] if len(families) > 1 else (1.0,)
-    for delay, layer_cycles, factor in itertools.product(GRID["adder_delay_ns"], GRID["layer_overhead_cycles"],
-                                                         factors):
-        trial = replace(best, adder_delay_ns=float(delay), layer_overhead_cycles=layer_cycles, io_overhead_cycles=0,
+    for delay, factor in itertools.product(GRID["adder_delay_ns"], factors):
+        trial = replace(best, adder_delay_ns=float(delay), io_overhead_cycles=0,
                         ff_per_register_bit=1.0, seven_series_delay=float(factor))
-        rows = [p.rows(trial) for p in points]
+        # latency, registers and II do not depend on the LUT constants: probe with fixed ones (shared cache)
+        probe = replace(trial, lut_per_adder_bit=1.0, lut_per_activation_bit=1.0)
+        rows = [p.rows(probe) for p in points]
         latency = np.array([sum(r.latency_cycles for r in rs) for rs in rows], dtype=float)
-        registers = np.array([sum(r.register_bits for r in rs) for rs in rows], dtype=float)
+        registers = np.array([sum(r.register_bits for r in rs) + p.interface_bits for p, rs in zip(points, rows)],
+                             dtype=float)
         reusable = np.array([sum(r.register_bits * (1.0 - 1.0 / r.ii_cycles) for r in rs
                                  if not (p.design.strategy == "Resource" and p.design.reuse_factor > 1))
                              for p, rs in zip(points, rows)], dtype=float)
@@ -333,10 +343,10 @@ def reason(row: dict) -> str:
     name, classes = row["name"], row["classes"]
     if not row["exact_weights"]:
         notes.append("trained weights not public: rebuilt with random weights")
-    if row["reuse_factor"] > 2:
+    if row["reuse_factor"] > 2 and row["ii"] is not None and "Resource" not in classes:
         notes.append(f"RF {row['reuse_factor']}: the tool reaches II {row['ii']}, not the requested reuse")
     if "CI" in row["source_kind"] or "baseline" in name:
-        notes.append("untrained 1-input CI layer; combinational, its 18 FFs are the control interface")
+        notes.append("untrained 1-input CI layer; combinational: its 18 FFs are the input register and handshake")
     if "HAR" in name or "/mnist/" in name:
         notes.append("561x20 / 196x56 first layer above the 4096 unroll limit: a sequential accumulation chain "
                      "(192 / 48 cycles measured)")
@@ -347,7 +357,7 @@ def reason(row: dict) -> str:
     if row["multiplier_impl"] != "auto":
         notes.append(f"multipliers forced to {row['multiplier_impl']}")
     if "Resource" in classes:
-        notes.append("Resource strategy")
+        notes.append("Resource strategy: the Instance row of a report quoted in an issue; tool version assumed")
     return "; ".join(notes) or "-"
 
 

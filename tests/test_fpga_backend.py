@@ -36,6 +36,9 @@ def test_estimate_has_units_breakdown_and_fit(jet) -> None:
     assert estimate.energy_j == pytest.approx(estimate.power_w * estimate.latency_s)
     assert estimate.area_mm2 == pytest.approx(sum(estimate.breakdown["area_mm2"].values()))
     assert estimate.latency_s == pytest.approx(estimate.resources["latency_cycles"] * card.clock.period.value)
+    layers_ff = sum(value["ff"] for key, value in estimate.breakdown.items() if key.startswith("layer."))
+    interface_ff = estimate.breakdown["top_interface"]["ff"]
+    assert interface_ff > 0 and estimate.resources["ff"] == layers_ff + interface_ff
 
 
 def test_estimates_move_the_right_way_with_bits_and_reuse(tmp_path: Path, jet) -> None:
@@ -48,8 +51,12 @@ def test_estimates_move_the_right_way_with_bits_and_reuse(tmp_path: Path, jet) -
     # a layer pipelined at II = R accepts its next input once done: II = min(R, slowest layer latency + 1)
     slowest = max(value["latency_cycles"] for key, value in reused.breakdown.items() if key.startswith("layer."))
     assert reused.resources["ii_cycles"] == min(4, slowest + 1) > 1
-    shared = backend.estimate(jet, card, reuse_factor=4, strategy="Resource")
+    # Resource strategy: generic multipliers shared R times, behind operand multiplexers; at R = 4 they can cost
+    # more than the constant shift-and-add products of the Latency strategy, at R = 16 they cost less
+    shared = backend.estimate(jet, card, reuse_factor=16, strategy="Resource")
     assert shared.resources["lut"] < base.resources["lut"] and shared.latency_s > base.latency_s
+    less_shared = backend.estimate(jet, card, reuse_factor=4, strategy="Resource")
+    assert less_shared.resources["lut"] > shared.resources["lut"] and less_shared.latency_s < shared.latency_s
     narrow = load(save(qkeras_mlp(bits=3, quantized_input=True), tmp_path / "narrow.onnx"))
     assert backend.estimate(narrow, card).resources["lut"] < base.resources["lut"]
     wide_layers = tuple(replace(layer, weight_quant=replace(layer.weight_quant, bits=12),

@@ -112,3 +112,29 @@ def test_registers_are_partly_reused_at_an_interval_of_two() -> None:
     two = dense_resources(_layer(codes), Design(clock_period_ns=1.0, reuse_factor=2), VITIS)
     assert two.register_bits == one.register_bits and two.ii_cycles == 2
     assert two.ff == pytest.approx(one.ff * (1 - VITIS.register_reuse / 2), abs=1)
+
+
+def test_a_combinational_design_keeps_its_interface_registers() -> None:
+    from codesign.backends.fpga.resources import HANDSHAKE_BITS, interface_register_bits
+
+    layer = _layer(np.array([[3, -5, 7]]), input_bits=16, output_bits=16, relu=False)
+    row = dense_resources(layer, Design(clock_period_ns=50.0), VITIS)
+    assert row.latency_cycles == 0 and row.ff == 0  # no pipeline register in the datapath
+    assert interface_register_bits(layer) == 3 * 16 + HANDSHAKE_BITS  # the input vector once, plus handshake
+
+
+def test_resource_strategy_pays_operand_and_accumulator_multiplexers() -> None:
+    rng = np.random.default_rng(5)
+    layer = _layer(rng.integers(-20, 20, size=(64, 16)), input_bits=16)  # n_in = 16
+    design = Design(reuse_factor=64, strategy="Resource", multiplier_impl="fabric")
+    row = dense_resources(layer, design, VITIS)
+    block = 16 * 64 // 64
+    # R > n_in: a 16:1 operand multiplexer per multiplier (5 LUT6 per bit) and a 16:1 one per accumulator
+    muxes = block * 16 * 5 + 64 * layer.accum_bits * 5
+    without = VITIS.lut_per_adder_bit * row.adder_bits + VITIS.lut_per_activation_bit * row.activation_bits
+    rom = block * layer.weight_bits  # 64-deep weight banks: one LUT6 per bit
+    assert row.lut == round(without + rom + muxes)
+    small = dense_resources(layer, Design(reuse_factor=4, strategy="Resource", multiplier_impl="fabric"), VITIS)
+    block = 16 * 64 // 4  # R <= n_in: 4:1 operand multiplexers (one LUT6 per bit), static accumulator indices
+    without = VITIS.lut_per_adder_bit * small.adder_bits + VITIS.lut_per_activation_bit * small.activation_bits
+    assert small.lut == round(without + block * layer.weight_bits + block * 16 * 1)

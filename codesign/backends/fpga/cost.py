@@ -19,6 +19,7 @@ from .resources import (
     calibration,
     constants_for,
     dense_resources,
+    interface_register_bits,
 )
 
 FLOAT_INPUT_BITS = 16  # a float graph input enters as hls4ml's default 16-bit fixed point
@@ -83,6 +84,8 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
                            multiplier_impl=multiplier_impl, clock_period_ns=clock_period_ns, constants=constants)
     period = clock_period_s(card, clock_period_ns)
     totals = {key: sum(getattr(r, key) for r in rows) for key in ("lut", "ff", "dsp", "bram_18k")}
+    interface_ff = round(constants.ff_per_register_bit * interface_register_bits(layer_stats(graph.layers[0])))
+    totals["ff"] += interface_ff
     part = card.part
     capacity = {"lut": part.luts.value, "ff": part.ffs.value, "dsp": part.dsps.value, "bram_18k": part.bram_18k.value}
     utilisation = {key: totals[key] / capacity[key] for key in totals}
@@ -109,6 +112,7 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
         "error_band": {f"{key}_{stat}": float(band[stat]) for key, band in bands.items()
                        for stat in ("median", "max", "points") if band.get(stat) is not None},
     }
+    breakdown["top_interface"] = {"ff": interface_ff}
     for r in rows:
         breakdown[f"layer.{r.name}"] = {"lut": r.lut, "ff": r.ff, "dsp": r.dsp, "bram_18k": r.bram_18k,
                                         "products": r.products, "multipliers": r.multipliers,
@@ -128,7 +132,8 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
         "ALLOCATION limit for the reuse factor",
         f"adder trees grow one bit per level from the product width up to the accumulator type, "
         f"{constants.lut_per_adder_bit:g} LUT per result bit; pipeline registers hold the partial sums alive at each "
-        "clock-period cut and the outputs of every layer with latency",
+        "clock-period cut and the outputs of every layer with latency; the top function registers its input vector "
+        "and a two-bit handshake",
         "power = card static power + per-resource dynamic power at the card's clock and toggle rate; "
         "energy = power x latency of one inference",
         "equivalent silicon area = resources x per-resource tile areas from the card",

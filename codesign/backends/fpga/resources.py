@@ -26,9 +26,13 @@ What hls4ml generates, and what it costs, structure first:
   layer with latency registers its outputs: flip-flops follow the latency model.
 * **Resource strategy** (R > 1): ``ceil(n_in*n_out/R)`` generic multipliers (weights are data,
   no constant specialisation) time-shared R times, weights in block RAM (or LUT ROM when the
-  banks are shallow), accumulators held in registers, latency about R plus the datapath.
+  banks are shallow), accumulators held in registers, latency about R plus the datapath; hls4ml's
+  run-time input and (for R > n_in) table-read accumulator indices put a min(R, n_in):1 multiplexer
+  in front of each multiplier and a block:1 multiplexer in front of each accumulator (4:1 per LUT6).
 * **io_stream**: the same datapath plus one FIFO per layer boundary (hls4ml's default depth 1:
   registers of one output vector).
+* **Interface**: the top function registers its input vector once and keeps a two-bit handshake, so a
+  combinational design still has flip-flops (``interface_register_bits``).
 
 The fitted constants are few, each with a physical meaning and plausible range; they exist once
 per HLS tool and come from ``calibration.json`` (written by ``benchmarks/fpga_calibration.py``,
@@ -64,11 +68,17 @@ UNROLL_LIMIT = 4096
 # (Zynq-7000 XC7Z030+); ASSUMPTION: check the table for your part and speed grade (-1 is slower). The
 # UltraScale(+) DSP48E2 figure is ModelConstants.dsp_delay_ns
 DSP48E1_DELAY_NS = 3.5
+# The top function's block-level interface: hls4ml's io_parallel top takes its input vector through ap_vld ports,
+# which HLS registers once per word, plus the ap_start / ap_done handshake. Six published combinational designs
+# (one 16-bit input, no pipeline register: hls4ml CI, Vitis HLS 2023.1 / 2024.1 and Vivado HLS 2020.1) report
+# 18 FFs, 16 input bits + 2. Not fitted; the form was read from those reports, so their FF errors are not
+# independent of it (docs/fpga.md).
+HANDSHAKE_BITS = 2
 
 
 @dataclass(frozen=True)
 class ModelConstants:
-    """Tool-behaviour constants of one HLS tool. The first six are fitted (ranges in FITTED)."""
+    """Tool-behaviour constants of one HLS tool; those named in FITTED are fitted (with their ranges)."""
 
     tool: str
     lut_per_adder_bit: float  # LUTs per result bit of a two-input add (physically ~1)
@@ -76,7 +86,9 @@ class ModelConstants:
     ff_per_register_bit: float  # flip-flops per pipeline-register bit (physically ~1)
     adder_delay_ns: float  # one adder-tree level incl. routing, as the tool's timing model sees it
     mul_min_digits: int  # CSD digits from which a constant product stays a multiplier
-    layer_overhead_cycles: int  # registered hand-over between layer functions
+    # registered hand-over between layer functions: none, the layers' registers are their pipeline cuts (not
+    # fitted: both tools' fits chose 0, and a fold fitting 1 on no evidence registered combinational designs)
+    layer_overhead_cycles: int = 0
     io_overhead_cycles: int = 0  # the top function's input/output registers (fitted)
     seven_series_delay: float = 1.0  # 7-series / Zynq-7000 adder and DSP delay relative to UltraScale(+) (fitted)
     register_reuse: float = 0.0  # share of pipeline registers reused across the cycles of an II >= 2 (fitted)
@@ -92,7 +104,6 @@ FITTED = {
     "ff_per_register_bit": (0.5, 2.5),
     "adder_delay_ns": (0.3, 2.5),
     "mul_min_digits": (2, 7),
-    "layer_overhead_cycles": (0, 3),
     "io_overhead_cycles": (0, 10),
     "seven_series_delay": (1.0, 3.0),
     "register_reuse": (0.0, 0.9),
@@ -176,6 +187,11 @@ def _tree(leaves: np.ndarray, leaf_bits: int, cap: int) -> tuple[float, int]:
 def _alive(leaves: np.ndarray, levels: int) -> int:
     """Partial sums alive in every output's tree after ``levels`` levels."""
     return int(np.ceil(np.maximum(leaves, 0) / 2.0**levels).sum())
+
+
+def interface_register_bits(first: LayerStats) -> int:
+    """Register bits of the top function's interface: the input vector once, plus the handshake."""
+    return first.n_in * first.input_bits + HANDSHAKE_BITS
 
 
 def dense_resources(layer: LayerStats, design: Design, constants: ModelConstants) -> LayerResources:
@@ -273,6 +289,11 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
                           pipeline_cuts=cuts, multipliers=units)
 
 
+def _mux_luts(ways: int) -> int:
+    """LUT6s per bit of a ``ways``:1 multiplexer (a tree of 4:1 multiplexers)."""
+    return math.ceil((ways - 1) / 3) if ways > 1 else 0
+
+
 def _resource_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> LayerResources:
     """hls4ml ``dense_resource``: block = ceil(n_in*n_out/R) generic multipliers time-shared R times."""
     c = _timing(design, c)
@@ -298,8 +319,16 @@ def _resource_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> 
     else:
         rom_luts = 0
         bram = math.ceil(block * weight_bits / 36) * math.ceil(r / 512)
+    # hls4ml walks the weights with running indices that depend on the pipelined loop's counter: each multiplier
+    # reads data[ir + offset], one of min(R, n_in) input words (a multiplexer of that many ways), and when R > n_in
+    # it adds into acc[outidx[ir] + offset], an index read from a table, which HLS cannot bound: every accumulator
+    # selects among the block's products (a block:1 multiplexer; for R <= n_in out_index is static). A LUT6 is a
+    # 4:1 multiplexer per bit. Not fitted.
+    mux_luts = block * layer.input_bits * _mux_luts(min(r, layer.n_in))
+    if r > layer.n_in:
+        mux_luts += layer.n_out * layer.accum_bits * _mux_luts(block)
     activation_bits = layer.n_out * layer.output_bits if (layer.relu or layer.requantise) else 0
-    lut = c.lut_per_adder_bit * adder_bits + rom_luts + c.lut_per_activation_bit * activation_bits
+    lut = c.lut_per_adder_bit * adder_bits + rom_luts + mux_luts + c.lut_per_activation_bit * activation_bits
     mult_ns = c.dsp_delay_ns if wide else c.adder_delay_ns * math.ceil(math.log2(max(2, weight_bits)))
     stages = max(1, math.ceil((mult_ns + c.adder_delay_ns) / design.clock_period_ns))
     register_bits = layer.n_out * layer.accum_bits + block * (product_bits + stages * layer.accum_bits)
