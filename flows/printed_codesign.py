@@ -54,7 +54,7 @@ ANCHOR_CARD = "egfet-0.6v"  # the published points are priced with the 0.6 V EGF
 # the search space per set: small hidden layers suffice for the 3-class and wine sets; ten pen
 # digits need more threshold gates
 SPACES = {
-    "pendigits": PrintedSpace(hidden=(6, 8, 12, 16, 24, 32), input_bits=(2, 3, 4), weights=("ternary", "int3"),
+    "pendigits": PrintedSpace(hidden=(8, 12, 16, 24, 32), input_bits=(2, 3, 4), weights=("ternary", "int3"),
                               activation=("sign", "relu2")),
 }
 DEFAULT_SPACE = PrintedSpace(hidden=(1, 2, 3, 4, 6, 8), input_bits=(1, 2, 3, 4), weights=("ternary", "binary", "int3"),
