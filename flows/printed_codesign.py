@@ -57,7 +57,7 @@ SPACES = {
     "pendigits": PrintedSpace(hidden=(8, 12, 16, 24, 32), input_bits=(2, 3, 4), weights=("ternary", "int3"),
                               activation=("sign", "relu2")),
 }
-DEFAULT_SPACE = PrintedSpace(hidden=(2, 3, 4, 6, 8), input_bits=(1, 2, 3, 4), weights=("ternary", "binary", "int3"),
+DEFAULT_SPACE = PrintedSpace(hidden=(1, 2, 3, 4, 6, 8), input_bits=(1, 2, 3, 4), weights=("ternary", "binary", "int3"),
                              activation=("sign", "relu2"))
 
 
@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--generations", type=int, default=60, help="hardware-aware retraining generations per trial")
     parser.add_argument("--points", type=int, default=24, help="front points synthesised per data set")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--abc-script", default="area", choices=("area", "fast"),
+                        help="ABC mapping of the reported points (area: as the exact baselines and exports)")
     parser.add_argument("--time-budget", type=float, default=None, help="seconds after which no new trial starts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/printed_codesign"))
@@ -96,7 +98,7 @@ def run_dataset(name: str, args: argparse.Namespace, console: Console) -> dict:
     pool = search(config, folder, workers=args.workers)
     searched = time.perf_counter() - started
     result = report(pool, splits, folder, card_name=args.card, points=args.points, anchors=ANCHORS.get(name),
-                    power_cards=(ANCHOR_CARD,) if args.card != ANCHOR_CARD else ())
+                    power_cards=(ANCHOR_CARD,) if args.card != ANCHOR_CARD else (), abc_script=args.abc_script)
     result.update(search_seconds=sum(before) + searched, search_runs_seconds=[*before, searched],
                   report_seconds=time.perf_counter() - started - searched,
                   trials=trials, workers=args.workers, epochs=epochs,

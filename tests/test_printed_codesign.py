@@ -66,6 +66,48 @@ def test_proxy_counts_no_logic_for_constant_neurons_and_unread_inputs() -> None:
     assert area_proxy_mm2(truncated) < area_proxy_mm2(design)
 
 
+def _two_comparator_classifier(classes: int = 6) -> Design:
+    """Two 1-bit inputs (of 11) through one gate each; the logits pick class 2 or 3 from them."""
+    gates = (_gate((0,) * 10 + (1,), 1), _gate((0,) * 9 + (1, 0), 1))
+    off = Neuron((0, 0), logit=(1, -5))
+    logits = (off, off, Neuron((-1, -1), logit=(2, 0)), Neuron((1, 1), logit=(2, -1)), *(off,) * (classes - 4))
+    return Design("tiny", 0, 1, (Layer("dense0", gates, 1), Layer("dense1", logits, 0, True)), classes)
+
+
+def test_proxy_of_a_design_reading_few_input_bits_comes_from_its_truth_table() -> None:
+    from codesign.backends.printed.proxy import GATE_MM2, small_support_mm2
+
+    design = _two_comparator_classifier()
+    info = breakdown(design)
+    assert info.live_inputs == (9, 10)
+    x = np.random.default_rng(0).integers(0, 2, (64, 11))
+    assert set(evaluate(design, x).predictions.tolist()) == {2, 3}
+    # class 3 iff both comparators fire: bit 0 of the class index is one AND of two wires, the
+    # other bits are constant; the structural count (adders, comparators, a 6-way argmax) is far more
+    assert small_support_mm2(design, info.live_inputs) == pytest.approx(GATE_MM2)
+    assert area_proxy_mm2(design) == pytest.approx(GATE_MM2)
+    assert info.area_mm2 / 10 > GATE_MM2
+    # one comparator alone: the class-index bit is that wire, no gate
+    wire = design.with_layer(0, Layer("dense0", (design.layers[0].neurons[0], _gate((0,) * 11, 1)), 1))
+    assert area_proxy_mm2(wire) == 0.0
+    # wide supports keep the structural count
+    assert small_support_mm2(_tnn(), breakdown(_tnn()).live_inputs) is None
+
+
+def test_a_two_comparator_classifier_synthesises_to_one_cell() -> None:
+    """The area mapping folds the constant logits and the argmax: what is left is the function
+    of the two wires (the proxy's truth-table bound holds after synthesis)."""
+    from codesign.backends.printed.implement import implement
+
+    design = _two_comparator_classifier()
+    x = np.random.default_rng(0).integers(0, 2, (64, 11))
+    implementation = implement(design, load_card("egfet-1v"), x, activity_source="random codes", abc_script="area",
+                               timeout_s=120)
+    assert implementation.verification["passed"]
+    assert implementation.estimate.resources["cells"] <= 1
+    assert implementation.estimate.resources["area_cm2"] * 100 <= area_proxy_mm2(design) * 1.5
+
+
 # -- retraining ------------------------------------------------------------------------------------
 def test_nsga_selection_keeps_the_first_front() -> None:
     objectives = np.array([[0, 5], [1, 1], [2, 0], [3, 3], [1, 2], [0.5, 4]])
@@ -139,6 +181,36 @@ def test_constant_classifiers_are_never_on_the_front() -> None:
     assert choose(front, 1) == [front[0]] or choose(front, 1) == [front[-1]]
     assert hypervolume(pool, floor=0.78) > hypervolume(pool[:2], floor=0.78) > 0
     assert hypervolume([pool[0]], floor=0.78) == 0.0  # a constant adds nothing
+
+
+def test_chosen_points_spread_over_accuracy_and_area() -> None:
+    # a flat front: accuracy levels alone pick the cheap and the dear end and skip the middle decades
+    front = [{"validation_accuracy": 0.50 + 0.001 * i, "proxy_mm2": 10.0 ** (i / 4)} for i in range(40)]
+    front[-1]["validation_accuracy"] = 0.60
+    chosen = choose(front, 9)
+    assert len(chosen) == 9 and front[0] in chosen and front[-1] in chosen
+    assert [p["proxy_mm2"] for p in chosen] == sorted(p["proxy_mm2"] for p in chosen)
+    decades = {int(np.log10(p["proxy_mm2"])) for p in chosen}
+    assert len(decades) >= 6  # by accuracy alone: 10 ** 0, 10 ** 5 and 10 ** 9 only
+    assert choose(front[:5], 9) == front[:5]
+
+
+def test_seeded_architectures_cover_both_ends_of_the_space() -> None:
+    from codesign.dse.printed import PrintedSpace, seed_params
+
+    space = PrintedSpace(hidden=(1, 2, 4, 8), input_bits=(1, 2, 3, 4), weights=("ternary", "binary", "int3"),
+                         activation=("sign", "relu2"), sparsity=(0.0, 0.01, 0.03))
+    seeds = seed_params(space)
+    cheapest, richest = seeds[0], seeds[-1]
+    assert (cheapest["hidden"], cheapest["input_bits"], cheapest["weights"], cheapest["activation"],
+            cheapest["sparsity"]) == (1, 1, "ternary", "sign", 0.03)
+    assert (richest["hidden"], richest["input_bits"], richest["weights"], richest["activation"],
+            richest["sparsity"]) == (8, 4, "int3", "relu2", 0.0)
+    for seed in seeds:  # every value is one the space offers (Optuna enqueues them as categorical choices)
+        assert all(seed[key] in getattr(space, key) for key in seed)
+    assert len({tuple(sorted(s.items())) for s in seeds}) == len(seeds)
+    assert len(seed_params(PrintedSpace(hidden=(3,), input_bits=(2,), weights=("ternary",), activation=("sign",),
+                                        sparsity=(0.01,)))) == 1
 
 
 def test_anchor_comparison_uses_the_front_and_half_a_point() -> None:

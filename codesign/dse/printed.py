@@ -33,7 +33,7 @@ from codesign.outputs import write_file
 WEIGHTS = {"binary": 1, "ternary": 2, "int3": 3, "int4": 4, "int8": 8}
 ACTIVATIONS = {"sign": ("sign", 1), "step": ("relu", 1), "relu2": ("relu", 2), "relu3": ("relu", 3),
                "relu4": ("relu", 4)}
-AREA_SPAN_MM2 = (1.0, 1e4)  # hypervolume box on log10(area): 1 mm^2 to 100 cm^2
+AREA_SPAN_MM2 = (0.1, 1e4)  # hypervolume box on log10(area): 0.1 mm^2 (under one gate) to 100 cm^2
 POLISH_SAMPLES = 2000
 POLISH_DESIGNS = 16  # front designs per trial whose converter levels are co-designed (spread over the front)
 
@@ -144,6 +144,40 @@ def suggest(trial, space: PrintedSpace) -> dict[str, Any]:
         "input_affine": trial.suggest_categorical("input_affine", list(space.input_affine)),
         "thermometer": trial.suggest_categorical("thermometer", list(space.thermometer)),
     }
+
+
+def seed_params(space: PrintedSpace) -> list[dict[str, Any]]:
+    """Architectures the study starts with, before TPE: the cheapest corners of the space (fewest
+    hidden gates, fewest input bits, ternary / binary threshold gates, the strongest pull to zero
+    weights) and the richest (most gates and input bits, the widest weights). Random start-up trials
+    rarely draw either end, and TPE only refines the regions it has seen; the fronts' cheap ends
+    (a few gates on one or two comparators) and accurate ends both need them."""
+    def first(values, preferred):
+        return next((v for v in preferred if v in values), values[0])
+
+    hidden, bits = sorted(space.hidden), sorted(space.input_bits)
+    gate = first(space.activation, ("sign", "step"))
+    cheap = first(space.weights, ("ternary", "binary"))
+    wide = max(space.weights, key=lambda w: WEIGHTS[w])
+    rich_act = max(space.activation, key=lambda a: ACTIVATIONS[a][1])
+    common = {"input_affine": space.input_affine[0], "thermometer": min(space.thermometer)}
+    seeds = [
+        {"hidden": hidden[0], "input_bits": bits[0], "weights": cheap, "activation": gate,
+         "sparsity": max(space.sparsity)},
+        {"hidden": hidden[min(1, len(hidden) - 1)], "input_bits": bits[min(1, len(bits) - 1)], "weights": cheap,
+         "activation": gate, "sparsity": max(space.sparsity)},
+        {"hidden": hidden[len(hidden) // 2], "input_bits": bits[len(bits) // 2], "weights": cheap, "activation": gate,
+         "sparsity": sorted(space.sparsity)[len(space.sparsity) // 2]},
+        {"hidden": hidden[-1], "input_bits": bits[-1], "weights": cheap, "activation": rich_act,
+         "sparsity": min(space.sparsity)},
+        {"hidden": hidden[-1], "input_bits": bits[-1], "weights": wide, "activation": rich_act,
+         "sparsity": min(space.sparsity)},
+    ]
+    unique: list[dict[str, Any]] = []
+    for seed in seeds:
+        if {**seed, **common} not in unique:
+            unique.append({**seed, **common})
+    return unique
 
 
 def mlp_config(params: dict[str, Any]):
@@ -312,6 +346,9 @@ def search(config: PrintedSearchConfig, out_dir: str | os.PathLike, *, workers: 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name=study_name, storage=open_storage(url), direction="maximize",
                                 load_if_exists=True)
+    if not study.get_trials(deepcopy=False):  # a new study: both ends of the space first
+        for params in seed_params(config.space)[:config.trials]:
+            study.enqueue_trial(params)
     write_file(out_dir / "search_config.json", json.dumps(config.to_dict(), indent=2, sort_keys=True) + "\n",
                replace="own")
     started = time.time()

@@ -41,26 +41,40 @@ def nondominated(items: list[dict], accuracy: str, cost: str) -> list[dict]:
 
 
 def choose(front: list[dict], count: int) -> list[dict]:
-    """At most ``count`` front points spread over the validation-accuracy range: for each of
-    ``count`` accuracy levels the cheapest point reaching it (the most accurate always in)."""
+    """At most ``count`` front points spread over both axes: for each of ``count - count // 3``
+    validation-accuracy levels the cheapest point reaching it (the most accurate always in), and
+    for each of ``count // 3`` log-area levels the most accurate point within it (the cheapest
+    always in). Accuracy levels alone leave long gaps in area where the front is flat (many
+    designs of nearly the same accuracy), exactly where a published point may sit."""
     if len(front) <= count:
         return list(front)
     low, high = front[0]["validation_accuracy"], front[-1]["validation_accuracy"]
     chosen = []
-    for level in np.linspace(low, high, count):
+    for level in np.linspace(low, high, count - count // 3):
         pick = next(p for p in front if p["validation_accuracy"] >= level - TIE)
         if pick not in chosen:
             chosen.append(pick)
-    return chosen
+    areas = np.log10(np.maximum([p["proxy_mm2"] for p in front], 1e-3))
+    for level in np.linspace(areas[0], areas[-1], count // 3):
+        pick = [p for p, a in zip(front, areas, strict=True) if a <= level + TIE][-1]
+        if pick not in chosen:
+            chosen.append(pick)
+    rest = [p for p in front if p not in chosen]  # levels that picked the same points leave room
+    if rest and len(chosen) < count:
+        spaced = np.linspace(0, len(rest) - 1, min(count - len(chosen), len(rest))).round().astype(int)
+        chosen.extend(rest[i] for i in dict.fromkeys(spaced.tolist()))
+    return sorted(chosen, key=lambda p: p["proxy_mm2"])
 
 
 def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1v", points: int = 20,
            anchors: list[Anchor] | None = None, synthesis_timeout_s: float = 600.0, progress: bool = True,
-           power_cards: tuple[str, ...] = ()) -> dict:
+           power_cards: tuple[str, ...] = (), abc_script: str = "area") -> dict:
     """Synthesise and verify the chosen front of ``pool``; write ``front.json``, ``front.png`` and
     one folder per point (Verilog, design, netlist, verification, estimates). ``power_cards``:
     other cards of the same cells (e.g. another supply voltage) whose figures also price the same
-    mapped netlist and switching activity (``power_mw_<card>``), to compare power like for like."""
+    mapped netlist and switching activity (``power_mw_<card>``), to compare power like for like.
+    ``abc_script``: the mapping of the reported netlists; ``area`` (choice network, area recovery)
+    as for every exported design and the exact baselines, so areas compare like for like."""
     from tqdm.auto import tqdm
 
     from codesign.backends.printed.design import evaluate
@@ -94,6 +108,7 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
         row_model = model.name
         implementation = implement(design, card, x_test, activity_source=f"test samples of {splits.name}",
                                    reference_predictions=reference, timeout_s=synthesis_timeout_s,
+                                   abc_script=abc_script,
                                    header={"design": "exact" if candidate["exact"] else "hardware-aware retrained",
                                            "search": f"trial {trial}, {json.dumps(candidate['params'], sort_keys=True)}"})
         predictions = evaluate(design, x_test).predictions
@@ -120,7 +135,8 @@ def report(pool: list[dict], splits, out_dir: Path, *, card_name: str = "egfet-1
     for row in rows:
         row["pareto"] = row["name"] in on_front
     result = {
-        "dataset": splits.name, "card": card.name, "candidates": len(pool), "constant_candidates": len(constants),
+        "dataset": splits.name, "card": card.name, "abc_script": abc_script, "candidates": len(pool),
+        "constant_candidates": len(constants),
         "proxy_front": len(front), "synthesised": len(rows),
         "selection": "validation accuracy (a held-out quarter of the training split); test accuracy measured once",
         "majority_class_test_accuracy": float(np.bincount(splits.y_test).max() / len(splits.y_test)),

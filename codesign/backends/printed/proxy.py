@@ -8,7 +8,11 @@ counts the bits that become logic, after the simplifications yosys performs anyw
   constant input that folds into their thresholds;
 * an input read by no live neuron needs no wire, no logic and no converter;
 * adder trees cost the operand bits beyond the first operand of each tree (about one full adder
-  per bit), comparators and the argmax cost their operand widths.
+  per bit), comparators and the argmax cost their operand widths;
+* a design that reads only a few input bits (e.g. two 1-bit converter outputs) is a small Boolean
+  function of them whatever its structure: the mapper implements each class-index bit from its
+  truth table (a constant or a wire costs nothing), so its cost is at most that of a gate network
+  of that many inputs (``small_support_mm2``), usually far below the structural count.
 
 The weights of the terms come from synthesised EGFET designs (``calibration`` below: a linear fit
 of mapped area on these counts); the proxy ranks designs, reported areas always come from
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from codesign.backends.printed.csd import digit_count
-from codesign.backends.printed.design import Design, Neuron, partial_sum_range, width_of
+from codesign.backends.printed.design import Design, Neuron, evaluate, partial_sum_range, width_of
 from codesign.backends.printed.requant import ShiftRequant, ThresholdRequant
 
 # mm^2 per counted bit on the egfet-1v card (yosys + ABC -fast): non-negative least squares on 45
@@ -33,6 +37,11 @@ from codesign.backends.printed.requant import ShiftRequant, ThresholdRequant
 ADDER_BIT_MM2 = 3.2
 COMPARE_BIT_MM2 = 4.5
 ARGMAX_BIT_MM2 = 3.2
+# designs reading at most SMALL_SUPPORT_BITS input bits are costed from their truth tables: per
+# class-index bit that is not a constant or a (possibly inverted) input bit, about max(1, 2^k/k - 1)
+# two-input gates of GATE_MM2 (the mean area of the card's 2-input cells, NAND2 .. XOR2)
+SMALL_SUPPORT_BITS = 8
+GATE_MM2 = 0.5
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,34 @@ def _accumulator_range(neuron: Neuron, low: np.ndarray, high: np.ndarray) -> tup
     return pos_lo - neg_hi, pos_hi - neg_lo
 
 
+def small_support_mm2(design: Design, live_inputs: tuple[int, ...]) -> float | None:
+    """Area bound of a design whose live inputs carry at most ``SMALL_SUPPORT_BITS`` bits, from the
+    truth table of every class-index bit over all their codes (None when the support is larger)."""
+    bits = len(live_inputs) * design.input_bits
+    if bits > SMALL_SUPPORT_BITS:
+        return None
+    if not live_inputs:
+        return 0.0
+    values = np.arange(design.input_low, design.input_high + 1, dtype=np.int64)
+    grid = np.stack(np.meshgrid(*[values] * len(live_inputs), indexing="ij"), axis=-1).reshape(-1, len(live_inputs))
+    codes = np.full((len(grid), design.in_features), design.input_low, dtype=np.int64)
+    codes[:, list(live_inputs)] = grid
+    predictions = evaluate(design, codes).predictions
+    literals = [(grid[:, k] >> b) & 1 for k in range(len(live_inputs))
+                for b in range(design.input_bits)]
+    per_bit = max(1.0, 2.0 ** bits / bits - 1.0)
+    cost = 0.0
+    for b in range(design.class_bits):
+        column = (predictions >> b) & 1
+        if column.min() == column.max() or any(np.array_equal(column, lit) or np.array_equal(column, 1 - lit)
+                                               for lit in literals):
+            continue  # a constant, a wire or an inverter
+        cost += per_bit * GATE_MM2
+    return cost
+
+
 def area_proxy_mm2(design: Design) -> float:
     """Estimated mapped area of the classifier in mm^2 (a ranking aid, not a reported number)."""
-    return breakdown(design).area_mm2
+    parts = breakdown(design)
+    small = small_support_mm2(design, parts.live_inputs)
+    return parts.area_mm2 if small is None else min(parts.area_mm2, small)
