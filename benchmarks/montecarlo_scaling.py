@@ -41,18 +41,34 @@ LARGE_RUN = 20_000  # instances of a larger run the model is also evaluated for 
 
 
 def cluster_cpu_s(cluster) -> float:
-    """CPU seconds used so far by every process of the cluster's nodes (raylets, workers, ...)."""
+    """CPU seconds used so far by every process of the cluster's nodes (raylets, workers, ...),
+    with the children they reaped (a run's Ray workers exit when its driver disconnects)."""
     import psutil
 
     total = 0.0
     for node in cluster.nodes:
-        for pid in node.pids:
+        for pid in [node.process.pid, *node.pids]:
             try:
                 times = psutil.Process(pid).cpu_times()
             except psutil.NoSuchProcess:
                 continue
-            total += times.user + times.system
+            total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def machine_busy_s() -> float:
+    """CPU seconds every process of the machine used so far (user, nice, system, interrupts):
+    what a run used minus what its own processes used is what other jobs took meanwhile."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process (the driver) so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _stats(values: list[float]) -> dict:
@@ -145,12 +161,14 @@ def run(instances: int, samples: int, parts: int, repeats: int) -> dict:
         with connect(cluster.address) as ray_:
             def measured(workers: int, count: int) -> dict:
                 nonlocal identical
-                cpu, began = cluster_cpu_s(cluster), time.perf_counter()
+                busy, cpu, driver, began = machine_busy_s(), cluster_cpu_s(cluster), own_cpu_s(), time.perf_counter()
                 result = distributed(graph, card, x, instances=instances, seed=0, parts=count, workers=workers, **options)
                 wall = time.perf_counter() - began
+                busy, cpu, driver = machine_busy_s() - busy, cluster_cpu_s(cluster) - cpu, own_cpu_s() - driver
                 identical = identical and np.array_equal(result.predictions, single.predictions)
                 return {"wall_s": round(wall, 3), "compute_s": round(result.seconds, 3),
-                        "cluster_cpu_s": round(cluster_cpu_s(cluster) - cpu, 3), "instances_per_s": round(instances / wall, 2),
+                        "cluster_cpu_s": round(cpu, 3), "driver_cpu_s": round(driver, 3),
+                        "other_jobs_cpu_s": round(busy - cpu - driver, 3), "instances_per_s": round(instances / wall, 2),
                         "load_average_after": [round(v, 2) for v in os.getloadavg()]}
 
             distributed(graph, card, x, instances=max(WORKERS) * 2, seed=0, parts=max(WORKERS) * 2,
@@ -237,6 +255,9 @@ def summary(report: dict) -> list[str]:
         f"{report['cores']} cores; bit-identical to one process: {report['identical_to_single_process']}",
         "montecarlo compute time / cluster CPU time: " + ", ".join(
             f"{c:.2f} with {w}" for w, c in report["compute_over_cluster_cpu"].items()) + " (1.0 = a core each)",
+        "montecarlo CPU s per run (median): " + ", ".join(
+            f"{w} worker(s): driver {statistics.median(r['driver_cpu_s'] for r in rs):.2f}, other jobs "
+            f"{statistics.median(r['other_jobs_cpu_s'] for r in rs):.2f}" for w, rs in report["runs"].items()),
         f"montecarlo model: t_instance {model['t_instance_s'] * 1e3:.2f} ms, t_range {model['t_range_s'] * 1e3:.1f} ms, "
         f"t_fixed {model['t_fixed_s']:.2f} s, Ray round trip {model['t_ray_round_trip_s'] * 1e3:.2f} ms per range",
         "montecarlo model (instances/s, this run): " + ", ".join(f"{w}: {v}" for w, v in model[key].items()),

@@ -25,6 +25,7 @@ Results go to benchmarks/results/sweep_scaling.json (the parts run replace their
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -77,7 +78,14 @@ def trial_phase(storage: str, study_name: str) -> dict:
     steady_start = max(first_done.values())
     steady = [t for t in done if t.datetime_complete > steady_start]
     steady_s = (end - steady_start).total_seconds()
-    return {"trials": len(done), "trial_phase_s": round(seconds, 1),
+    # round boundaries: the last completion of a round to the first start of the next one
+    rounds: dict[int, list] = {}
+    for t in done:
+        rounds.setdefault(int(t.user_attrs.get("round", -1)), []).append(t)
+    numbers = sorted(r for r in rounds if r >= 0)
+    gaps = [(min(t.datetime_start for t in rounds[b]) - max(t.datetime_complete for t in rounds[a])).total_seconds()
+            for a, b in zip(numbers, numbers[1:])]
+    return {"round_gaps_s": [round(g, 3) for g in gaps],"trials": len(done), "trial_phase_s": round(seconds, 1),
             "trials_per_min": round(len(done) / seconds * 60, 2),
             "steady_trials_per_min": round(len(steady) / steady_s * 60, 2) if steady_s > 0 else None,
             "workers_seen": len(first_done),
@@ -121,17 +129,21 @@ def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"]) -> dict:
         for workers in (1, 2, 4):
             config = parse_config({**FIXED, "epochs": epochs, "trials": trials, "study_name": f"bench-ray-{workers}"},
                                   source="benchmark")
+            before = _cpu(cluster, server)
             started = time.perf_counter()
             run_sweep(config, scratch / f"ray{workers}", workers=workers, ray_address=cluster.address, storage=url,
                       progress=sys.stderr.isatty())
             wall = time.perf_counter() - started
+            cpu = {k: round(v - before[k], 2) for k, v in _cpu(cluster, server).items()}
             runs[workers] = {"wall_s": round(wall, 1), "wall_trials_per_min": round(trials / wall * 60, 2),
                              **trial_phase(storage_url(scratch, url), config.study_name),
+                             "cpu_s": {**cpu, "other_jobs": round(cpu["machine"] - cpu["cluster"] - cpu["driver"]
+                                                                  - cpu["postgres"], 2)},
                              "load_average_after": [round(v, 2) for v in os.getloadavg()]}
             print(f"ray, {workers} worker(s): {runs[workers]['steady_trials_per_min']} trials/min in the steady state "
                   f"({runs[workers]['wall_trials_per_min']:.1f} per min with start-up, {wall:.0f} s; "
-                  f"{runs[workers]['mean_trial_s']:.2f} s per trial; load average "
-                  f"{runs[workers]['load_average_after'][0]:.2f})")
+                  f"{runs[workers]['mean_trial_s']:.2f} s per trial; round gaps {runs[workers]['round_gaps_s']} s; "
+                  f"CPU s: {runs[workers]['cpu_s']})")
     shutil.rmtree(home, ignore_errors=True)
     steady = {w: runs[w]["steady_trials_per_min"] / runs[1]["steady_trials_per_min"] for w in (2, 4)}
     contention = {w: runs[w]["mean_trial_s"] / max(runs[w]["mean_trial_cpu_s"], 1e-9) for w in runs}
@@ -148,6 +160,23 @@ def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"]) -> dict:
             "goal": 1.8, "met": steady[2] >= 1.8, "model": model}
 
 
+def _cpu(cluster, server) -> dict:
+    """CPU seconds so far: the machine, the Ray cluster's processes, this driver, PostgreSQL."""
+    import psutil
+    from montecarlo_scaling import cluster_cpu_s, machine_busy_s, own_cpu_s
+
+    postgres = 0.0
+    try:
+        main = psutil.Process(int((Path(server.data_dir) / "postmaster.pid").read_text().split()[0]))
+        for process in [main, *main.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                postgres += times.user + times.system
+    except (OSError, ValueError, IndexError, psutil.Error):
+        pass
+    return {"machine": machine_busy_s(), "cluster": cluster_cpu_s(cluster), "driver": own_cpu_s(), "postgres": postgres}
+
+
 def scaling_model(one: dict, population: int, trials: int) -> dict:
     """Trials per minute on W workers, from the 1-worker run.
 
@@ -161,19 +190,23 @@ def scaling_model(one: dict, population: int, trials: int) -> dict:
     t_trial = one["mean_trial_s"]
     rounds = max(1, math.ceil(trials / population))
     idle = one["trial_phase_s"] - one["trials"] * t_trial  # everything that was not a trial
-    t_round = 2 * 0.5  # planner poll + worker poll (codesign.dse.sweep.POLL_S, worker.POLL_S)
-    t_over = max(idle - rounds * t_round, 0.0) / one["trials"]
+    # measured: the last trial of a round to the first of the next (planner step, queueing, the
+    # workers' wake-up); without the doorbell up to two polls (codesign.dse.sweep.POLL_S, worker.POLL_S)
+    gaps = one.get("round_gaps_s") or [2 * 0.5]
+    t_round = sum(gaps) / len(gaps)
+    t_over = max(idle - (rounds - 1) * t_round, 0.0) / one["trials"]
 
     def rate(workers: int, p: int) -> float:
         return round(60 * p / (math.ceil(p / workers) * (t_trial + t_over) + t_round), 1)
 
-    return {"t_trial_s": round(t_trial, 3), "t_overhead_per_trial_s": round(t_over, 3), "t_round_s": t_round,
+    return {"t_trial_s": round(t_trial, 3), "t_overhead_per_trial_s": round(t_over, 3), "t_round_s": round(t_round, 3),
             "population_size": population,
             "predicted_trials_per_min": {str(w): rate(w, population) for w in (1, 2, 4, 8, 64, 512)},
             "predicted_trials_per_min_population_equal_workers": {str(w): rate(w, max(w, population))
                                                                   for w in (8, 64, 512)},
-            "assumes": "one core per worker, a storage that keeps up (each trial: ~10 writes, each idle worker "
-                       "polls every 0.5 s), trials of equal cost"}
+            "assumes": "one core per worker, a storage that keeps up (each trial: ~10 writes and one planner step, "
+                       "which reads the study, at most every 0.05 s; each idle worker polls every 0.5 s unless rung), "
+                       "trials of equal cost, the doorbell's datagrams delivered (else t_round is up to 1 s)"}
 
 
 def main(argv=None) -> int:

@@ -162,6 +162,23 @@ def test_instance_ranges_merge_into_the_single_run_bit_for_bit(graphs, name: str
         merge([parts[0], parts[1]])
 
 
+def test_one_prepared_simulation_runs_many_ranges_with_the_same_bits(graphs) -> None:
+    """What a distributed worker does: prepare once, then run several ranges (any order, reused)."""
+    from codesign.backends.crossbar.simulator import prepare
+    from codesign.noise.montecarlo import merge
+
+    graph = graphs["brevitas_bn"]
+    x = inputs(graph, 700)
+    labels = execute(graph, x).predictions
+    noise = {"programming": {"sigma": 0.05}, "read": {"sigma": 0.02}}
+    whole = simulate(graph, str(MULTILEVEL_CARD), x, labels, instances=7, seed=3, noise=noise, ir_drop=False)
+    prepared = prepare(graph, str(MULTILEVEL_CARD), x, labels, seed=3, noise=noise, ir_drop=False, instance_chunk=2)
+    parts = [prepared.run(span) for span in (range(4, 7), range(0, 1), range(1, 4))]
+    np.testing.assert_array_equal(merge(parts).logits, whole.logits)
+    assert merge(parts).accuracies == whole.accuracies
+    np.testing.assert_array_equal(prepared.run(range(4, 7)).logits, parts[0].logits)  # run again: unchanged
+
+
 def test_compiled_and_torch_read_paths_give_the_same_bits(graphs) -> None:
     from codesign.noise import kernels
 

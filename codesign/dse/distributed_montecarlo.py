@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import uuid
 from collections import deque
 from typing import Any
 
@@ -54,15 +55,32 @@ def default_parts(instances: int, workers: int) -> int:
     return min(instances, max(workers, min(RANGES_PER_WORKER * workers, math.ceil(instances / MIN_RANGE))))
 
 
-def simulate_part(graph: LayerGraph, card: Card, x: np.ndarray, y: np.ndarray | None, start: int, stop: int,
-                  seed: int, options: dict[str, Any]) -> MonteCarloResult:
-    """One Ray task: chip instances ``start .. stop-1`` on one thread (the task holds one CPU)."""
+# per worker process: the prepared simulation of the run it last worked for (mapping, layer
+# plans, quantised inputs: everything that does not depend on the instance range), so only a
+# worker's first range of a run pays for it and for fetching the model and the inputs
+_prepared: dict[str, Any] = {}
+
+
+def simulate_part(run: str, shared: list, start: int, stop: int, seed: int, options: dict[str, Any]) -> MonteCarloResult:
+    """One Ray task: chip instances ``start .. stop-1`` on one thread (the task holds one CPU).
+
+    ``run`` names the distributed run (unique per ``simulate`` call); ``shared`` holds the object
+    references of the graph, card, inputs and labels, nested in a list so that Ray does not fetch
+    and deserialise them for every task: a worker gets them only when it has not yet prepared
+    this run."""
+    import ray
     import torch
 
-    from codesign.backends.crossbar.simulator import simulate_range
+    from codesign.backends.crossbar.simulator import prepare
 
     torch.set_num_threads(1)
-    return simulate_range(graph, card, x, y, instances=range(start, stop), seed=seed, progress=False, **options)
+    prepared = _prepared.get(run)
+    if prepared is None:
+        graph, card, x, y = (None if ref is None else ray.get(ref) for ref in shared)
+        prepared = prepare(graph, card, x, y, seed=seed, **options)
+        _prepared.clear()  # one run at a time per worker: drop the previous run's state
+        _prepared[run] = prepared
+    return prepared.run(range(start, stop))
 
 
 def simulate(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.ndarray | None = None, *,
@@ -97,7 +115,8 @@ def simulate(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.ndarray |
         ranges = split(instances, parts or default_parts(instances, concurrency))
         task = ray.remote(simulate_part).options(num_cpus=1, max_retries=max_retries, retry_exceptions=False)
         shared = [ray.put(value) for value in (graph, card, x, None if y is None else np.asarray(y))]
-        return _run(ray, lambda span: task.remote(*shared, span.start, span.stop, seed, options), ranges,
+        run = uuid.uuid4().hex
+        return _run(ray, lambda span: task.remote(run, shared, span.start, span.stop, seed, options), ranges,
                     workers, instances, progress, f"{graph.name} on {card.name}")
 
 

@@ -105,6 +105,7 @@ class Planner:
         self.complete = 0  # settled-complete slots of the told rounds
         self.generation_complete = 0  # complete members of the open NSGA-II generation
         self.diverged = 0
+        self.queued = 0  # trials queued by this planner (workers are told when it grows)
         self.done = False
 
     def step(self) -> int:
@@ -128,6 +129,7 @@ class Planner:
                                  hint="fix the config or the environment; finished trials are kept and a "
                                  "re-run resumes")
             self.study.enqueue_trial(params, user_attrs={SLOT: i, ROUND: self.open.number})
+            self.queued += 1
         return self.complete + sum(1 for i in self._indices() if self._slot(slots, i).complete is not None)
 
     # -- the shadow study -------------------------------------------------------------------------------

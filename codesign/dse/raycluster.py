@@ -23,6 +23,13 @@ from pathlib import Path
 
 from codesign.errors import BackendError, CodesignError
 
+# What a node runs besides the raylet, the object store and the workers, and what of it a
+# throughput run can do without (measured in docs/cluster.md): the log monitor (it tails every
+# worker's log files for the driver's console; the drivers here set log_to_driver=False) and
+# the metrics every Ray process exports to its node's agent.
+LEAN_ARGS = ["--include-log-monitor=false"]
+LEAN_ENV = {"RAY_enable_metrics_collection": "0"}
+
 
 def import_ray():
     try:
@@ -108,6 +115,7 @@ class LocalCluster:
     temp_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cs-ray-")))
     nodes: list[Node] = field(default_factory=list)
     port: int = 0
+    lean: bool = True  # without the log monitor and metrics export (LEAN_ARGS, LEAN_ENV)
 
     @property
     def address(self) -> str:
@@ -142,8 +150,10 @@ class LocalCluster:
                      f"--ray-client-server-port={free_port()}", f"--dashboard-port={free_port()}"]
         else:
             args += [f"--address={self.address}"]
+        if self.lean:
+            args += LEAN_ARGS
         log = self.temp_dir / f"node{len(self.nodes)}.log"
-        env = _node_env()
+        env = {**LEAN_ENV, **_node_env()} if self.lean else _node_env()
         with open(log, "w") as out:
             process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                        start_new_session=True)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from codesign.dse.config import SweepConfig, load_config
+from codesign.dse.doorbell import Doorbell, wait_or_sleep
 from codesign.dse.generations import Planner, complete_slots
 from codesign.dse.progress import Progress
 from codesign.dse.results import SweepResult, TrialRecord, pareto_front, records  # noqa: F401 (public)
@@ -27,7 +28,9 @@ from codesign.outputs import open_run_directory, write_file
 
 __all__ = ["SweepError", "SweepResult", "TrialRecord", "pareto_front", "records", "run_sweep"]
 
-POLL_S = 0.5
+POLL_S = 0.5  # the planner reads the study at least this often
+WATCH_S = 2.0  # ... or this often once workers ring it (codesign.dse.doorbell)
+MIN_STEP_S = 0.05  # ... and, woken by workers, at most this often
 
 
 def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLike | None = None, *,
@@ -78,11 +81,14 @@ def run_sweep(config: SweepConfig | str | os.PathLike, out_dir: str | os.PathLik
                 if ray_address:
                     from codesign.dse.raycluster import cluster_cpus, connect
 
-                    with connect(ray_address, cpus=workers or 2) as ray:
+                    with connect(ray_address, cpus=workers or 2) as ray, _doorbell(ray) as bell:
                         count = workers or cluster_cpus(ray)
-                        _drive(planner, _ray_workers(ray, job, count, config), bar, study, local)
+                        job["doorbell"] = bell and bell.address
+                        _drive(planner, _ray_workers(ray, job, count, config), bar, study, local, bell)
                 else:
-                    _drive(planner, _process_workers(job, workers or 2, config), bar, study, local)
+                    with _doorbell(None) as bell:
+                        job["doorbell"] = bell and bell.address
+                        _drive(planner, _process_workers(job, workers or 2, config), bar, study, local, bell)
         return _finish(config, study, url, out_dir, data, before, started)
 
 
@@ -99,30 +105,68 @@ def _ray_workers(ray, job: dict, count: int, config: SweepConfig):
     return RayWorkers(ray, [{**job, "worker": i} for i in range(min(count, config.trials))])
 
 
-def _drive(planner: Planner, workers, bar: Progress, study, local: bool) -> None:
-    """Plan rounds and watch the workers until every slot is complete."""
+@contextlib.contextmanager
+def _doorbell(ray):
+    """The planner's doorbell, on the address Ray's workers reach this process at (loopback for
+    local processes); None when none can be bound: then planner and workers only poll."""
+    host = None
+    if ray is not None:
+        with contextlib.suppress(Exception):
+            host = ray.util.get_node_ip_address()
+    bell = Doorbell.open(host)
+    try:
+        yield bell
+    finally:
+        if bell is not None:
+            bell.close()
+
+
+def _drive(planner: Planner, workers, bar: Progress, study, local: bool, bell: Doorbell | None = None) -> None:
+    """Plan rounds and watch the workers until every slot is complete.
+
+    Steps the planner when a worker rings (it finished a trial) and rings every known worker
+    after queuing trials and at the end; a step reads the whole study, so rings are followed at
+    most every ``MIN_STEP_S`` (or twice the last step's time, if longer).  Watches the workers
+    (lost processes, stale heartbeats) and steps every ``POLL_S``; once workers have rung (the
+    doorbell works) every ``WATCH_S``, which only delays noticing a lost worker."""
     import warnings
 
     import optuna
 
+    callers: set = set()
+    watched = -float("inf")
     try:
         while True:
-            running = workers.poll()
-            _fail_trials_of_gone_workers(study)
-            if not local:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    optuna.storages.fail_stale_trials(study)
+            began = time.monotonic()
+            interval = WATCH_S if callers else POLL_S
+            watch = began - watched >= interval - MIN_STEP_S
+            if watch:
+                watched = began
+                running = workers.poll()
+                _fail_trials_of_gone_workers(study)
+                if not local:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        optuna.storages.fail_stale_trials(study)
+            queued = planner.queued
             bar.set(planner.step())
             if planner.done:
                 break
-            if running == 0:
+            if bell and planner.queued > queued:
+                for caller in callers:
+                    bell.ring(caller)
+            if watch and running == 0:
                 raise SweepError("every sweep worker stopped before the sweep was complete",
                                  hint="finished trials are kept; re-run the same command to resume")
-            time.sleep(POLL_S)
+            spent = time.monotonic() - began
+            pause = max(MIN_STEP_S, 2 * spent)
+            time.sleep(pause - spent)
+            callers.update(wait_or_sleep(bell, watched + interval - time.monotonic()))
+        for caller in callers:  # the sweep is complete: workers return at once
+            bell.ring(caller)
         deadline = time.monotonic() + 30  # workers notice the end within a poll; don't wait forever
         while workers.poll() and time.monotonic() < deadline:
-            time.sleep(POLL_S)
+            time.sleep(0.05 if bell else POLL_S)
     finally:
         workers.stop()
 

@@ -14,12 +14,12 @@ import os
 import shutil
 import socket
 import threading
-import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from codesign.dse.config import SweepConfig
+from codesign.dse.doorbell import Doorbell, wait_or_sleep
 from codesign.dse.generations import DIVERGED, SLOT, complete_slots
 from codesign.dse.storage import open_storage
 from codesign.errors import CodesignError, NonFiniteError
@@ -76,7 +76,6 @@ def work(job: dict[str, Any]) -> dict[str, Any]:
 
     import optuna
     import torch
-    from optuna.trial import TrialState
 
     from codesign.data import load_dataset
 
@@ -93,12 +92,28 @@ def work(job: dict[str, Any]) -> dict[str, Any]:
     counts = {"worker": job["worker"], "trials": 0, "duplicates": 0, "skipped": 0}
     objective = _Objective(config, study, data, Path(job["out_dir"]), counts)
     parent = job.get("parent_pid")
+    planner = job.get("doorbell")  # the planner's doorbell address (None: poll only)
+    bell = Doorbell.open(_host()) if planner else None
+    try:
+        if bell:
+            bell.ring(planner)  # the planner learns where to ring this worker
+        _work_loop(study, storage, objective, job["trials"], parent, bell, planner)
+    finally:
+        if bell:
+            bell.close()
+    return counts
+
+
+def _work_loop(study, storage, objective, trials: int, parent: int | None, bell: Doorbell | None, planner) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
     while True:
         _exit_if_orphaned(parent)
         if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            if complete_slots(study) >= job["trials"]:
-                return counts
-            time.sleep(POLL_S)
+            if complete_slots(study) >= trials:
+                return
+            wait_or_sleep(bell, POLL_S)  # the planner rings when it queued trials or the sweep is done
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -115,6 +130,18 @@ def work(job: dict[str, Any]) -> dict[str, Any]:
         # a trial failed meanwhile as stale (its heartbeat came late) stays failed: its retry runs it
         with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
             study.tell(trial, values, state=state, skip_if_finished=True)
+        if bell:
+            bell.ring(planner)  # maybe the round's last trial: the planner plans the next one now
+
+
+def _host() -> str:
+    """Where this worker's doorbell listens: its Ray node's address, else loopback."""
+    import sys
+
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        with contextlib.suppress(Exception):
+            return sys.modules["ray"].util.get_node_ip_address()
+    return "127.0.0.1"
 
 
 def _exit_if_orphaned(parent: int | None) -> None:

@@ -97,16 +97,34 @@ def _switching(graph: LayerGraph) -> SwitchingDistribution:
     return SwitchingDistribution(**json.loads(text)) if text else SwitchingDistribution()
 
 
-def simulate_range(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.ndarray | None = None, *,
-                   instances: range, seed: int = 0, noise: NoiseModel | dict | str | None = "card",
-                   ideal_converters: bool = False, adc_full_scale: float = 1.0, ir_drop: bool | None = None,
-                   fixed_random: str = "resample", read_noise_source: str = "philox", input_bits: int | None = None,
-                   input_full_scale: float | None = None, fuse: bool | None = None, instance_chunk: int = 16,
-                   keep_logits: bool = True, progress: bool = False, device: str | torch.device | None = None,
-                   implementation: str = "auto") -> MonteCarloResult:
-    """Chip instances ``instances`` (a range) of ``graph`` on ``card`` over inputs ``x``: a partial
-    result for ``codesign.noise.montecarlo.merge``; see ``simulate`` for the options."""
-    check_instances(instances)
+@dataclass(eq=False)
+class PreparedSimulation:
+    """What a simulation computes before its first chip instance (mapping, layer plans, the
+    quantised inputs): it depends on the graph, card, inputs, seed and options, never on the
+    instance range, so one object runs any number of ranges (``run``)."""
+
+    chips: CrossbarChips
+    settings: SimulationSettings
+    exact: bool
+    description: str
+    labels: np.ndarray | None
+    instance_chunk: int
+    keep_logits: bool
+
+    def run(self, instances: range, *, progress: bool = False) -> MonteCarloResult:
+        """Chip instances ``instances``: the same bits as ``simulate_range`` with these arguments."""
+        return run_range(self.chips, instances, seed=self.chips.seed, labels=self.labels, chunk=self.instance_chunk,
+                         keep_logits=self.keep_logits, progress=progress, description=self.description,
+                         settings=self.settings, exact=self.exact)
+
+
+def prepare(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.ndarray | None = None, *, seed: int = 0,
+            noise: NoiseModel | dict | str | None = "card", ideal_converters: bool = False, adc_full_scale: float = 1.0,
+            ir_drop: bool | None = None, fixed_random: str = "resample", read_noise_source: str = "philox",
+            input_bits: int | None = None, input_full_scale: float | None = None, fuse: bool | None = None,
+            instance_chunk: int = 16, keep_logits: bool = True, device: str | torch.device | None = None,
+            implementation: str = "auto") -> PreparedSimulation:
+    """The instance-independent part of ``simulate_range`` (see ``simulate`` for the options)."""
     if instance_chunk < 1:
         raise ParameterError(f"instance_chunk = {instance_chunk} must be >= 1", hint="use e.g. 16")
     if implementation not in IMPLEMENTATIONS:
@@ -136,8 +154,16 @@ def simulate_range(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.nda
     codes = quantize(mapping.graph_layers[0].input_quant, torch.as_tensor(values))  # float64 codes, as QuantSpec.quantize
     reads = ReadNoise(seed, read_noise_source, implementation, device)
     chips = CrossbarChips(plans, codes, settings, seed, _switching(graph), reads, exact, device)
-    return run_range(chips, instances, seed=seed, labels=y, chunk=instance_chunk, keep_logits=keep_logits,
-                     progress=progress, description=f"{graph.name} on {card.name}", settings=settings, exact=exact)
+    return PreparedSimulation(chips, settings, exact, f"{graph.name} on {card.name}", y, instance_chunk, keep_logits)
+
+
+def simulate_range(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.ndarray | None = None, *,
+                   instances: range, seed: int = 0, progress: bool = False, **options) -> MonteCarloResult:
+    """Chip instances ``instances`` (a range) of ``graph`` on ``card`` over inputs ``x``: a partial
+    result for ``codesign.noise.montecarlo.merge``; see ``simulate`` for the options
+    (``prepare(...).run(instances)``)."""
+    check_instances(instances)
+    return prepare(graph, card, x, y, seed=seed, **options).run(instances, progress=progress)
 
 
 def simulate(graph: LayerGraph, card: Card | str, x: np.ndarray, y: np.ndarray | None = None, *, instances: int = 20,
