@@ -54,9 +54,7 @@ class Doorbell:
         while True:
             try:
                 data = self.sock.recv(256)
-            except (BlockingIOError, InterruptedError):
-                return callers
-            except OSError:
+            except OSError:  # nothing left to read (BlockingIOError), or the socket failed
                 return callers
             host, _, port = data.decode(errors="replace").rpartition(":")
             if host and port.isdigit():

@@ -221,8 +221,10 @@ class CrossbarChips:
     def _operand(self, grid: torch.Tensor, plan: LayerPlan):
         """A laid-out grid weight as the product's operand: a float tensor, or int8 planes (one when
         |grid| <= 127, else (high, low) with grid = 128 * high + low) when the grid fits them."""
+        if not plan.int8:
+            return grid.to(device=self.device, dtype=plan.dtype)
         largest = float(grid.abs().max()) if grid.numel() else 0.0
-        if not plan.int8 or largest > INT8_PLANES_MAX:
+        if largest > INT8_PLANES_MAX:
             return grid.to(device=self.device, dtype=plan.dtype)
         if largest <= 127:
             return (grid.to(torch.int8),)

@@ -18,8 +18,9 @@ def _tensor(values, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _round(values: torch.Tensor, mode: str) -> torch.Tensor:
+    """``values`` (a temporary: rounded in place where torch can) to integers by ``mode``."""
     if mode in ("ROUND", "HALF_EVEN"):
-        return torch.round(values)
+        return values.round_()
     if mode == "CEIL":
         return torch.ceil(values)
     if mode == "FLOOR":
@@ -40,8 +41,7 @@ def quantize(spec: QuantSpec, values: torch.Tensor) -> torch.Tensor:
     if spec.bipolar:
         return torch.where(y >= 0.0, 1.0, -1.0).to(values.dtype)
     y.clamp_(spec._q_min, spec._q_max)
-    y = y.round_() if spec.rounding in ("ROUND", "HALF_EVEN") else _round(y, spec.rounding)
-    return y.sub_(zero_point)
+    return _round(y, spec.rounding).sub_(zero_point)
 
 
 def dequantize(spec: QuantSpec, codes: torch.Tensor) -> torch.Tensor:
