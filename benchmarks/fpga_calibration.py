@@ -122,10 +122,17 @@ def scope(point: dict) -> str | None:
     return None
 
 
-def synthetic_layers(point: dict, seed: int = 0) -> list[LayerStats]:
-    """The point's layers: exact statistics where published, else trained-like random weights."""
+def synthetic_layers(point: dict, seed: int = 0, stand_ins: dict | None = None) -> list[LayerStats]:
+    """The point's layers: exact statistics where published; else the products of a public training run
+    of the same recipe (``model.weights_stand_in``) in the point's own widths; else trained-like random
+    weights."""
     model = point["model"]
     count = len(model["layers"])
+    stand_in = None
+    if model.get("weights_stand_in"):
+        stand_in = (stand_ins or {}).get(model["weights_stand_in"])
+        if stand_in is None or stand_in["layers"] != model["layers"]:
+            raise ValueError(f"{point['name']}: weights stand-in {model['weights_stand_in']!r} missing or of another shape")
     if model.get("layer_stats"):
         return [LayerStats.from_record(f"dense{i}", fan_in, fan_out, record)
                 for i, ((fan_in, fan_out), record) in enumerate(zip(model["layers"], model["layer_stats"]))]
@@ -158,6 +165,13 @@ def synthetic_layers(point: dict, seed: int = 0) -> list[LayerStats]:
         stats = LayerStats.from_codes(f"dense{index}", weight, weight_bits=width, input_bits=in_bits,
                                       accum_bits=int(accumulator) if accumulator else None, output_bits=out_bits,
                                       relu=relu)
+        if stand_in is not None:
+            record = stand_in["layer_stats"][index]
+            if (record["weight_bits"], record["weight_int_bits"]) != (width, int(int_bits[index])):
+                raise ValueError(f"{point['name']}: weights stand-in layer {index} is ap_fixed<{record['weight_bits']},"
+                                 f"{record['weight_int_bits']}>, the point's weights ap_fixed<{width},{int(int_bits[index])}>")
+            rows = np.asarray(record["digit_rows"], dtype=np.int64).reshape(fan_out, -1)
+            stats = replace(stats, rows=rows, max_code=int(record["max_code"]))
         layers.append(replace(stats, requantise=relu and out_bits < stats.accum_bits))
     return layers
 
@@ -205,7 +219,7 @@ def _dsp_widths(part: str) -> tuple[int, int]:
 class Prepared:
     """A point with its layers built once (they do not depend on the constants)."""
 
-    def __init__(self, point: dict):
+    def __init__(self, point: dict, stand_ins: dict | None = None):
         self.point = point
         self.name = point["name"]
         self.tool = tool_of(point)
@@ -222,8 +236,9 @@ class Prepared:
                              io_type=config.get("io_type") or "io_parallel", clock_period_ns=period,
                              dsp_a_bits=a_bits, dsp_b_bits=b_bits, seven_series=a_bits == 25,
                              multiplier_impl=config.get("multiplier_impl") or "auto")
-        self.layers = synthetic_layers(point)
+        self.layers = synthetic_layers(point, stand_ins=stand_ins)
         self.exact = bool(point["model"].get("layer_stats"))
+        self.stand_in = point["model"].get("weights_stand_in")
         self.interface_bits = interface_register_bits(self.layers[0])
         self._rows: dict[ModelConstants, list] = {}  # rows per constants: the fit's grid revisits them across folds
 
@@ -341,11 +356,13 @@ def reason(row: dict) -> str:
     """Why a point is far off, from what is known about it."""
     notes = []
     name, classes = row["name"], row["classes"]
-    if not row["exact_weights"]:
+    if row.get("weights_stand_in"):
+        notes.append(f"trained weights not public: products of a public run of the same recipe ({row['weights_stand_in']})")
+    elif not row["exact_weights"]:
         notes.append("trained weights not public: rebuilt with random weights")
     if row["reuse_factor"] > 2 and row["ii"] is not None and "Resource" not in classes:
         notes.append(f"RF {row['reuse_factor']}: the tool reaches II {row['ii']}, not the requested reuse")
-    if "CI" in row["source_kind"] or "baseline" in name:
+    if "CI" in row["source_kind"] or name.startswith("hls4ml-baseline/"):
         notes.append("untrained 1-input CI layer; combinational: its 18 FFs are the input register and handshake")
     if "HAR" in name or "/mnist/" in name:
         notes.append("561x20 / 196x56 first layer above the 4096 unroll limit: a sequential accumulation chain "
@@ -390,8 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     started = time.perf_counter()
-    raw = json.loads(DATA.read_text())["points"]
-    prepared = [Prepared(p) for p in raw if scope(p) is None]
+    data = json.loads(DATA.read_text())
+    raw, stand_ins = data["points"], data.get("weight_stand_ins", {}).get("records", {})
+    prepared = [Prepared(p, stand_ins) for p in raw if scope(p) is None]
     excluded = [(p, scope(p)) for p in raw if scope(p) is not None]
     tools = sorted({p.tool for p in prepared})
     head_all = softmax_head([p.point for p in prepared])
@@ -402,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in prepared:
         guess, truth, errors = relative_errors(p, fitted[p.tool], head_all)
         rows.append({"name": p.name, "tool": p.tool, "version": p.version, "architecture": p.architecture,
-                     "classes": p.classes, "exact_weights": p.exact, "reuse_factor": p.design.reuse_factor,
+                     "classes": p.classes, "exact_weights": p.exact, "weights_stand_in": p.stand_in, "reuse_factor": p.design.reuse_factor,
                      "ii": p.point["results"].get("ii"), "multiplier_impl": p.design.multiplier_impl,
                      "source_kind": str(p.point.get("source", {}).get("kind", "")),
                      "softmax_not_broken_out": "softmax" in " ".join(

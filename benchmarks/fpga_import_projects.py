@@ -95,12 +95,23 @@ def csynth(tree: Tree, path: str) -> dict:
             "est_clock_ns": float(find("EstimatedClockPeriod") or 0)}
 
 
+def hls_tool(tree: Tree, project: str, version: str | None) -> dict:
+    """The HLS tool that wrote the reports: Vivado HLS up to 2019.2, Vitis HLS from 2020.1 (its first
+    release); the project's hls4ml backend where its configuration says."""
+    year = int(re.match(r"\d{4}", version or "2020").group(0))
+    tool = "Vivado HLS" if year <= 2019 else "Vitis HLS"
+    config = f"{project}/hls4ml_config.yml"
+    backend = re.search(r"^Backend:\s*(\w+)", tree.read(config), re.M) if config in tree.files else None
+    return {"backend": backend.group(1) if backend else tool.split()[0], "tool": tool}
+
+
 def layer_statistics(codes: np.ndarray) -> dict:
     """Per output the non-zero products by CSD digit count (1, 2, 3, >= 4), and the largest code."""
     return {"digit_rows": digit_rows(codes).tolist(), "max_code": int(np.abs(codes).max(initial=0))}
 
 
-def import_project(tree: Tree, project: str, report_dir: str) -> dict:
+def project_layers(tree: Tree, project: str) -> tuple[list, list, list, set, set]:
+    """The project's Dense layers: shapes, per-layer statistics, activations, reuse factors, strategies."""
     defines = parse_types(tree.read(f"{project}/firmware/defines.h"))
     configs = parse_configs(tree.read(f"{project}/firmware/parameters.h"))
     layers, stats, activations = [], [], []
@@ -121,10 +132,16 @@ def import_project(tree: Tree, project: str, report_dir: str) -> dict:
         relu = next((i for i in sorted(relus) if index < i <= index + 2), None)
         output = defines[f"layer{relu}_t"] if relu is not None else defines.get(f"layer{index}_t", accum)
         layers.append([n_in, n_out])
-        stats.append({"weight_bits": weight_type[0], "input_bits": previous[0], "accum_bits": accum[0],
-                      "output_bits": output[0], "relu": relu is not None, **layer_statistics(codes)})
+        stats.append({"weight_bits": weight_type[0], "weight_int_bits": weight_type[1], "input_bits": previous[0],
+                      "accum_bits": accum[0], "output_bits": output[0], "relu": relu is not None,
+                      **layer_statistics(codes)})
         activations.append("relu" if relu is not None else "linear")
         previous = output
+    return layers, stats, activations, reuse, strategy
+
+
+def import_project(tree: Tree, project: str, report_dir: str) -> dict:
+    layers, stats, activations, reuse, strategy = project_layers(tree, project)
     reports = [f for f in tree.files if f.startswith(f"{project}/{report_dir}") and f.endswith("_csynth.xml")]
     top = csynth(tree, next(f for f in reports if f.endswith("/myproject_csynth.xml")))
     per_layer = []
@@ -140,7 +157,7 @@ def import_project(tree: Tree, project: str, report_dir: str) -> dict:
         "model": {"layers": layers, "layer_stats": stats, "activation": activations + ["softmax"],
                   "weight_bits": stats[0]["weight_bits"], "input_bits": stats[0]["input_bits"],
                   "act_bits": stats[0]["output_bits"], "trained_weights_public": True},
-        "config": {"backend": "Vitis", "tool": "Vitis HLS", "tool_version": top["version"], "part": top["part"],
+        "config": {**hls_tool(tree, project, top["version"]), "tool_version": top["version"], "part": top["part"],
                    "clock_ns": top["clock_ns"], "clock_uncertainty_ns": top["uncertainty_ns"],
                    "io_type": "io_parallel", "reuse_factor": max(reuse), "strategy": strategy.pop().capitalize(),
                    "multiplier_impl": impl.group(1) if impl else "auto"},
@@ -157,16 +174,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commit", required=True)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--weights-only", action="append", default=[], metavar="PROJECT",
+                        help="also write the layer statistics of this project (no reports needed): a trained-weight "
+                             "stand-in for published syntheses of the same recipe whose own weights are not public")
     args = parser.parse_args(argv)
     tree = Tree(args.tree)
+    if args.weights_only:
+        records = {}
+        for project in args.weights_only:
+            layers, stats, _, _, _ = project_layers(tree, project)
+            records[f"{args.prefix}/{project}"] = {
+                "layers": layers, "layer_stats": stats,
+                "source": {"url": args.source_url, "commit": args.commit, "path": project,
+                           "kind": "trained weights of a published hls4ml project (firmware/weights)"}}
+            print(f"{args.prefix}/{project}: {layers} weights {stats[0]['weight_bits']} bits")
+        args.out.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+        return 0
     report = "myproject_prj/solution1/syn/report/"
     projects = sorted({f.split("/myproject_prj/")[0] for f in tree.files if f.endswith("/myproject_csynth.xml")})
+    short = {project: f"{project.split('/')[1]}/{project.split('/')[-1]}" if project.count("/") >= 2 else project
+             for project in projects}
+    if len(set(short.values())) < len(short):  # short names must not collide: use the whole path
+        short = {project: project for project in projects}
     points = []
     for project in projects:
         point = import_project(tree, project, report)
-        point["name"] = f"{args.prefix}/{project.split('/')[1]}/{project.split('/')[-1]}"
+        point["name"] = f"{args.prefix}/{short[project]}"
         point["source"] = {"url": args.source_url, "commit": args.commit, "path": project,
-                           "kind": "published hls4ml project with Vitis HLS C-synthesis reports and trained weights"}
+                           "kind": f"published hls4ml project with {point['config']['tool']} C-synthesis reports and trained weights"}
         points.append(point)
         print(f"{point['name']}: {point['model']['layers']} RF {point['config']['reuse_factor']} "
               f"{point['config']['multiplier_impl']} LUT {point['results']['lut']}")
