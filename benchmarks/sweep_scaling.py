@@ -90,7 +90,8 @@ def trial_phase(storage: str, study_name: str) -> dict:
             "steady_trials_per_min": round(len(steady) / steady_s * 60, 2) if steady_s > 0 else None,
             "workers_seen": len(first_done),
             "mean_trial_s": round(sum(t.user_attrs.get("seconds", 0.0) for t in done) / len(done), 2),
-            "mean_trial_cpu_s": round(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in done) / len(done), 2)}
+            "mean_trial_cpu_s": round(sum(t.user_attrs.get("cpu_seconds", 0.0) for t in done) / len(done), 2),
+            "mean_trial_thread_cpu_s": round(sum(t.user_attrs.get("thread_cpu_seconds", 0.0) for t in done) / len(done), 2)}
 
 
 def _plain_trials(job: tuple) -> float:

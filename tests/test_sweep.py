@@ -191,6 +191,9 @@ def test_resume_adds_only_the_missing_trials(sweep):
             (state, finished, values)
     for number, digest in sweep["models"].items():
         assert _digest(sweep["out"] / "trials" / number / "model.onnx") == digest
+    for trial in after.values():  # a trial records its wall time, its process's CPU and its own thread's CPU
+        attrs = trial.user_attrs
+        assert attrs["seconds"] > 0 and 0 < attrs["thread_cpu_seconds"] <= attrs["cpu_seconds"] + 0.01
     # nothing to do when the study already has its trials
     from codesign.dse.sweep import run_sweep
 

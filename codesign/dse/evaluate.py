@@ -56,6 +56,9 @@ class Outcome:
     model: Path | None = None
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # CPU time of this process (wall time minus waiting for a core)
+    # CPU time of the thread that ran the trial (torch runs on it alone): without the process's other
+    # threads (a Ray worker's core threads, the heartbeat), so only the trial's own work
+    thread_cpu_seconds: float = 0.0
 
     def objectives(self, names: list[str]) -> list[float]:
         return [self.metrics[name] for name in names]
@@ -113,7 +116,7 @@ def evaluate(config: SweepConfig, params: dict[str, Any], data, trial_dir: str |
     """Run one trial into ``trial_dir`` (model.onnx, estimates.json)."""
     from codesign.ir import execute, load
 
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, thread_started = time.perf_counter(), time.process_time(), time.thread_time()
     trial_dir = Path(trial_dir)
     trial_dir.mkdir(parents=True, exist_ok=True)
     with single_thread():
@@ -134,7 +137,7 @@ def evaluate(config: SweepConfig, params: dict[str, Any], data, trial_dir: str |
             for metric in ("energy_j", "area_mm2", "latency_s", "power_w"):
                 metrics[f"{target.name}.{metric}"] = float(estimate[metric])
     outcome = Outcome(metrics, targets, path, round(time.perf_counter() - started, 3),
-                      round(time.process_time() - cpu_started, 3))
+                      round(time.process_time() - cpu_started, 3), round(time.thread_time() - thread_started, 3))
     report = {"params": params, "metrics": metrics, "targets": targets, "model": path.name,
               "seed": config.seed, "dataset": data.name}
     (trial_dir / "estimates.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

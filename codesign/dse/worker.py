@@ -222,6 +222,7 @@ class _Objective:
         trial.set_user_attr("trial_dir", f"trials/{index}")
         trial.set_user_attr("seconds", outcome.seconds)
         trial.set_user_attr("cpu_seconds", outcome.cpu_seconds)
+        trial.set_user_attr("thread_cpu_seconds", outcome.thread_cpu_seconds)
         trial.set_user_attr("hidden", params["hidden"])
         self.counts["trials"] += 1
         return outcome.objectives(self.names)
