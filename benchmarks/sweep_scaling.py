@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -192,13 +193,15 @@ def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"], repeats:
                   f"{run['mean_trial_s']:.2f} s per trial; round gaps {run['round_gaps_s']} s; CPU s: {run['cpu_s']})")
     shutil.rmtree(home, ignore_errors=True)
     # per worker count the run with the median steady rate (its other fields describe that same run)
-    runs = {w: sorted(rs, key=lambda r: r["steady_trials_per_min"])[len(rs) // 2] for w, rs in every.items()}
-    spread = {w: {"median": runs[w]["steady_trials_per_min"], "min": min(r["steady_trials_per_min"] for r in rs),
+    # per worker count the run at the (lower) median steady rate describes the details; the rates' median
+    # (the mean of the middle two for an even count) is what the speed-up uses
+    runs = {w: sorted(rs, key=lambda r: r["steady_trials_per_min"])[(len(rs) - 1) // 2] for w, rs in every.items()}
+    spread = {w: {"median": round(statistics.median(r["steady_trials_per_min"] for r in rs), 2), "min": min(r["steady_trials_per_min"] for r in rs),
                   "max": max(r["steady_trials_per_min"] for r in rs), "runs": [r["steady_trials_per_min"] for r in rs]}
               for w, rs in every.items()}
     for w, s in spread.items():
         print(f"ray, {w} worker(s): median {s['median']} trials/min (min {s['min']}, max {s['max']}, {repeats} runs)")
-    steady = {w: runs[w]["steady_trials_per_min"] / runs[1]["steady_trials_per_min"] for w in (2, 4)}
+    steady = {w: spread[w]["median"] / spread[1]["median"] for w in (2, 4)}
     paired = [b["steady_trials_per_min"] / a["steady_trials_per_min"] for a, b in zip(every[1], every[2])]
     contention = {w: runs[w]["mean_trial_s"] / max(runs[w]["mean_trial_cpu_s"], 1e-9) for w in runs}
     model = scaling_model(runs[1], FIXED.get("search", {}).get("population_size", 20), trials)
