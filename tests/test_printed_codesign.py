@@ -337,3 +337,37 @@ def test_thermometer_inputs_read_each_feature_through_k_comparators() -> None:
         codes = model[1](model[0](torch.as_tensor(expand(np.array([[0.3, 0.8]]), 3), dtype=torch.float32)))
     # levels 1/4, 2/4, 3/4: 0.3 passes one comparator, 0.8 all three
     assert (codes.value / codes.scale).round().int().tolist() == [[1, 0, 0, 1, 1, 1]]
+
+
+def _search_record(folder) -> list[tuple]:
+    """Per trial number: parameters, objective, and the candidates it wrote."""
+    import json
+
+    import optuna
+
+    study = optuna.load_study(study_name="printed-iris-s0", storage=f"sqlite:///{folder / 'study.db'}")
+    return [(t.number, t.state.name, tuple(sorted(t.params.items())), t.value,
+             json.loads((folder / "trials" / str(t.number) / "candidates.json").read_text())["candidates"])
+            for t in sorted(study.trials, key=lambda t: t.number)]
+
+
+def test_search_trials_do_not_depend_on_workers_timing_or_resume(tmp_path) -> None:
+    """The sampler is asked between rounds only, seeded per round: one worker, two workers, and a
+    search stopped after 3 trials and resumed to 5 run the same trials with the same results."""
+    from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, search
+
+    def config(trials: int) -> PrintedSearchConfig:
+        return PrintedSearchConfig(dataset="iris", trials=trials, epochs=4,
+                                   space=PrintedSpace(hidden=(2, 3), input_bits=(1, 2), weights=("ternary", "int3"),
+                                                      activation=("sign",), sparsity=(0.0, 0.01), thermometer=(1,)),
+                                   retrain=RetrainConfig(generations=2, population=8), polish_levels=False)
+
+    search(config(5), tmp_path / "one", workers=1, progress=False)
+    search(config(5), tmp_path / "two", workers=2, progress=False)
+    search(config(3), tmp_path / "resumed", workers=2, progress=False)
+    search(config(5), tmp_path / "resumed", workers=2, progress=False)
+    one = _search_record(tmp_path / "one")
+    assert len(one) == 5 and all(state == "COMPLETE" for _, state, *_ in one)
+    assert len({params for _, _, params, _, _ in one}) > 2  # the sampler, not only the seeded corners
+    assert _search_record(tmp_path / "two") == one
+    assert _search_record(tmp_path / "resumed") == one
