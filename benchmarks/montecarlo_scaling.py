@@ -40,20 +40,52 @@ PREDICT = (1, 2, 4, 8, 64, 512)
 LARGE_RUN = 20_000  # instances of a larger run the model is also evaluated for (its predictions: 0.6 GB)
 
 
-def cluster_cpu_s(cluster) -> float:
-    """CPU seconds used so far by every process of the cluster's nodes (raylets, workers, ...),
-    with the children they reaped (a run's Ray workers exit when its driver disconnects)."""
-    import psutil
+class ClusterCpu:
+    """CPU seconds used by every process the cluster's nodes ever had (raylets, agents, Ray workers).
 
-    total = 0.0
-    for node in cluster.nodes:
-        for pid in [node.process.pid, *node.pids]:
-            try:
-                times = psutil.Process(pid).cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system + times.children_user + times.children_system
-    return total
+    Sampled every ``interval`` s by a thread: the raylet ignores SIGCHLD, so a Ray worker that exits
+    (a sweep's workers do when its driver disconnects) is reaped by the kernel and its CPU time is
+    neither in the raylet's children times nor readable afterwards. A process is keyed by pid and
+    start time; one that lives less than ``interval`` s may be missed."""
+
+    def __init__(self, cluster, interval: float = 0.5) -> None:
+        import threading
+
+        self.cluster, self.interval = cluster, interval
+        self._seen: dict[tuple[int, float], float] = {}
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ClusterCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        import psutil
+
+        for node in self.cluster.nodes:
+            for pid in [node.process.pid, *node.pids]:
+                try:
+                    process = psutil.Process(pid)
+                    key, times = (pid, process.create_time()), process.cpu_times()
+                except psutil.Error:
+                    continue
+                with self._lock:
+                    self._seen[key] = times.user + times.system
+
+    def seconds(self) -> float:
+        """CPU seconds so far (a fresh sample first)."""
+        self.sample()
+        with self._lock:
+            return sum(self._seen.values())
 
 
 def machine_busy_s() -> float:
@@ -158,13 +190,13 @@ def run(instances: int, samples: int, parts: int, repeats: int) -> dict:
     load_before = os.getloadavg()
     with LocalCluster() as cluster:  # stopped even when it fails to start
         cluster.start([2, 2])
-        with connect(cluster.address) as ray_:
+        with connect(cluster.address) as ray_, ClusterCpu(cluster) as meter:
             def measured(workers: int, count: int) -> dict:
                 nonlocal identical
-                busy, cpu, driver, began = machine_busy_s(), cluster_cpu_s(cluster), own_cpu_s(), time.perf_counter()
+                busy, cpu, driver, began = machine_busy_s(), meter.seconds(), own_cpu_s(), time.perf_counter()
                 result = distributed(graph, card, x, instances=instances, seed=0, parts=count, workers=workers, **options)
                 wall = time.perf_counter() - began
-                busy, cpu, driver = machine_busy_s() - busy, cluster_cpu_s(cluster) - cpu, own_cpu_s() - driver
+                busy, cpu, driver = machine_busy_s() - busy, meter.seconds() - cpu, own_cpu_s() - driver
                 identical = identical and np.array_equal(result.predictions, single.predictions)
                 return {"wall_s": round(wall, 3), "compute_s": round(result.seconds, 3),
                         "cluster_cpu_s": round(cpu, 3), "driver_cpu_s": round(driver, 3),

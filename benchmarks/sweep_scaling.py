@@ -170,18 +170,20 @@ def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"], repeats:
     os.chmod(home, 0o755)  # started by root, the server runs as nobody
     ceiling = plain_ceiling(max(8, trials // 4), epochs, scratch)
     every: dict[int, list[dict]] = {1: [], 2: [], 4: []}
-    with LocalPostgres(home / "data", free_port()) as server, LocalCluster() as cluster:
+    from montecarlo_scaling import ClusterCpu
+
+    with LocalPostgres(home / "data", free_port()) as server, LocalCluster() as cluster, ClusterCpu(cluster) as meter:
         cluster.start([2, 2])  # inside the block: stopped even when it fails to start
         url = server.url
         for repeat, workers in ((r, w) for r in range(repeats) for w in (1, 2, 4)):
             config = parse_config({**FIXED, "epochs": epochs, "trials": trials,
                                    "study_name": f"bench-ray-{workers}-{repeat}"}, source="benchmark")
-            before = _cpu(cluster, server)
+            before = _cpu(meter, server)
             started = time.perf_counter()
             run_sweep(config, scratch / f"ray{workers}-{repeat}", workers=workers, ray_address=cluster.address, storage=url,
                       progress=sys.stderr.isatty())
             wall = time.perf_counter() - started
-            cpu = {k: round(v - before[k], 2) for k, v in _cpu(cluster, server).items()}
+            cpu = {k: round(v - before[k], 2) for k, v in _cpu(meter, server).items()}
             every[workers].append({"wall_s": round(wall, 1), "wall_trials_per_min": round(trials / wall * 60, 2),
                              **trial_phase(storage_url(scratch, url), config.study_name),
                              "cpu_s": {**cpu, "other_jobs": round(cpu["machine"] - cpu["cluster"] - cpu["driver"]
@@ -221,10 +223,10 @@ def part_ray(trials: int, scratch: Path, epochs: int = FIXED["epochs"], repeats:
             "goal": 1.8, "met": steady[2] >= 1.8, "model": model}
 
 
-def _cpu(cluster, server) -> dict:
+def _cpu(meter, server) -> dict:
     """CPU seconds so far: the machine, the Ray cluster's processes, this driver, PostgreSQL."""
     import psutil
-    from montecarlo_scaling import cluster_cpu_s, machine_busy_s, own_cpu_s
+    from montecarlo_scaling import machine_busy_s, own_cpu_s
 
     postgres = 0.0
     try:
@@ -235,7 +237,7 @@ def _cpu(cluster, server) -> dict:
                 postgres += times.user + times.system
     except (OSError, ValueError, IndexError, psutil.Error):
         pass
-    return {"machine": machine_busy_s(), "cluster": cluster_cpu_s(cluster), "driver": own_cpu_s(), "postgres": postgres}
+    return {"machine": machine_busy_s(), "cluster": meter.seconds(), "driver": own_cpu_s(), "postgres": postgres}
 
 
 def scaling_model(one: dict, population: int, trials: int) -> dict:
