@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from graphs import brevitas_mlp, save
+from terminal import terminal_signals
 
 from codesign.cli import main
 from codesign.outputs import MANIFEST_NAME, verify_manifest
@@ -306,21 +307,12 @@ def test_sweep_out_refuses_a_users_directory(work: Path, capsys, out: str, needl
 # ---------------------------------------------------------------------------------------------
 # real processes: races, signals, permissions, limits
 # ---------------------------------------------------------------------------------------------
-def terminal_signals() -> None:
-    """In the child before exec: SIGINT, SIGTERM and SIGHUP at their defaults, as from a terminal."""
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-
-
 def cli(*args: str, cwd: Path, plugin: bool = False, sync: Path | None = None, **popen) -> subprocess.Popen:
     env = dict(os.environ)
     if plugin:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGIN), env.get("PYTHONPATH")]))
     if sync is not None:
         env["SAFETY_SYNC"] = str(sync)
-    # Ctrl-C and a hang-up reach the command as on a terminal, also when the suite itself runs as a
-    # background job of a non-interactive shell (SIGINT ignored) or under nohup (SIGHUP ignored):
-    # codesign leaves a signal its caller ignores alone, as it should
     popen.setdefault("preexec_fn", terminal_signals)
     return subprocess.Popen([sys.executable, "-m", "codesign.cli", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)

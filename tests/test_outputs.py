@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from terminal import terminal_signals
 
 from codesign.errors import OutputError
 from codesign.outputs import (
@@ -332,15 +333,10 @@ elif mode == "critical":
 """
 
 
-def _terminal_signals() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-
-
 def _child(mode: str, root: Path, signum: int | None) -> subprocess.CompletedProcess:
     process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CHILD), mode, str(root)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=_terminal_signals)  # as from a terminal, also under nohup
+                               preexec_fn=terminal_signals)
     if signum is not None:
         for _ in range(3000):
             if (root / "ready").exists() or process.poll() is not None:
