@@ -5,7 +5,7 @@ ranges and hardware-aware retraining, searched together; the front against publi
     python flows/printed_codesign.py --datasets cardio --trials 24 --workers 2
     python flows/printed_codesign.py --uci-dir /path/to/uci --out runs/printed_codesign
 
-Per data set: the search (``codesign.dse.printed``: trials in ``OUT/NAME/study.db``, resumable),
+Per data set: the search (``codesign.dse.printed_search``: trials in ``OUT/NAME/study.db``, resumable),
 then the report (``codesign.dse.printed_report``): the front chosen on validation accuracy, every
 point synthesised and verified at gate level (``OUT/NAME/points/*``), test accuracy, the sensor
 interface cost of every point, ``front.json`` and ``front.png`` with the published points.
@@ -24,8 +24,9 @@ from rich.table import Table
 
 from codesign.backends.printed.retrain import RetrainConfig
 from codesign.data import uci_path
-from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, make_splits, search
+from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, make_splits
 from codesign.dse.printed_report import Anchor, report
+from codesign.dse.printed_search import search
 from codesign.errors import CodesignError
 from codesign.outputs import write_file
 

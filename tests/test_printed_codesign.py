@@ -296,8 +296,9 @@ def test_search_and_report_end_to_end(tmp_path) -> None:
     the whole test set, with its model, design and converter cost; constants never on the front."""
     import json
 
-    from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, make_splits, search
+    from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, make_splits
     from codesign.dse.printed_report import report
+    from codesign.dse.printed_search import search
 
     config = PrintedSearchConfig(dataset="iris", trials=2, epochs=8,
                                  space=PrintedSpace(hidden=(3,), input_bits=(1, 2), weights=("ternary",),
@@ -354,7 +355,8 @@ def _search_record(folder) -> list[tuple]:
 def test_search_trials_do_not_depend_on_workers_timing_or_resume(tmp_path) -> None:
     """The sampler is asked between rounds only, seeded per round: one worker, two workers, and a
     search stopped after 3 trials and resumed to 5 run the same trials with the same results."""
-    from codesign.dse.printed import PrintedSearchConfig, PrintedSpace, search
+    from codesign.dse.printed import PrintedSearchConfig, PrintedSpace
+    from codesign.dse.printed_search import search
 
     def config(trials: int) -> PrintedSearchConfig:
         return PrintedSearchConfig(dataset="iris", trials=trials, epochs=4,
