@@ -267,8 +267,9 @@ def scaling_model(one: dict, population: int, trials: int) -> dict:
             "predicted_trials_per_min": {str(w): rate(w, population) for w in (1, 2, 4, 8, 64, 512)},
             "predicted_trials_per_min_population_equal_workers": {str(w): rate(w, max(w, population))
                                                                   for w in (8, 64, 512)},
-            "assumes": "one core per worker, a storage that keeps up (each trial: ~10 writes and one planner step, "
-                       "which reads the study, at most every 0.05 s; each idle worker polls every 0.5 s unless rung), "
+            "assumes": "one core per worker, a storage that keeps up (each trial: ~10 writes; the planner reads the "
+                       "study once per round and every 2 s watch, at most every 0.05 s; each idle worker polls "
+                       "every 0.5 s unless rung), "
                        "trials of equal cost, the doorbell's datagrams delivered (else t_round is up to 1 s)"}
 
 

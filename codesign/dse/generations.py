@@ -106,6 +106,7 @@ class Planner:
         self.generation_complete = 0  # complete members of the open NSGA-II generation
         self.diverged = 0
         self.queued = 0  # trials queued by this planner (workers are told when it grows)
+        self.unsettled = 0  # slots of the open round not settled at the last step
         self.done = False
 
     def step(self) -> int:
@@ -130,6 +131,7 @@ class Planner:
                                  "re-run resumes")
             self.study.enqueue_trial(params, user_attrs={SLOT: i, ROUND: self.open.number})
             self.queued += 1
+        self.unsettled = sum(1 for i in self._indices() if not self._slot(slots, i).settled)
         return self.complete + sum(1 for i in self._indices() if self._slot(slots, i).complete is not None)
 
     # -- the shadow study -------------------------------------------------------------------------------

@@ -124,16 +124,19 @@ def _doorbell(ray):
 def _drive(planner: Planner, workers, bar: Progress, study, local: bool, bell: Doorbell | None = None) -> None:
     """Plan rounds and watch the workers until every slot is complete.
 
-    Steps the planner when a worker rings (it finished a trial) and rings every known worker
-    after queuing trials and at the end; a step reads the whole study, so rings are followed at
-    most every ``MIN_STEP_S`` (or twice the last step's time, if longer).  Watches the workers
-    (lost processes, stale heartbeats) and steps every ``POLL_S``; once workers have rung (the
-    doorbell works) every ``WATCH_S``, which only delays noticing a lost worker."""
+    A step reads the whole study, so it runs only when it can change something: when workers
+    rang (each after a finished trial) at least as often as the open round has unsettled slots
+    (the round may be complete: plan the next one and ring every known worker), at most every
+    ``MIN_STEP_S`` (or twice the last step's time, if longer), and at every watch of the workers
+    (lost processes, stale heartbeats, slots to queue again, trials finished by another
+    planner's workers), every ``POLL_S``; once workers have rung (the doorbell works) every
+    ``WATCH_S``, which only delays noticing a lost worker."""
     import warnings
 
     import optuna
 
     callers: set = set()
+    rings = 0  # rings since the last step
     watched = -float("inf")
     try:
         while True:
@@ -148,20 +151,24 @@ def _drive(planner: Planner, workers, bar: Progress, study, local: bool, bell: D
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         optuna.storages.fail_stale_trials(study)
-            queued = planner.queued
-            bar.set(planner.step())
-            if planner.done:
-                break
-            if bell and planner.queued > queued:
-                for caller in callers:
-                    bell.ring(caller)
+            if watch or rings >= planner.unsettled:
+                rings = 0
+                queued = planner.queued
+                bar.set(planner.step())
+                if planner.done:
+                    break
+                if bell and planner.queued > queued:
+                    for caller in callers:
+                        bell.ring(caller)
+                spent = time.monotonic() - began
+                pause = max(MIN_STEP_S, 2 * spent)
+                time.sleep(pause - spent)
             if watch and running == 0:
                 raise SweepError("every sweep worker stopped before the sweep was complete",
                                  hint="finished trials are kept; re-run the same command to resume")
-            spent = time.monotonic() - began
-            pause = max(MIN_STEP_S, 2 * spent)
-            time.sleep(pause - spent)
-            callers.update(wait_or_sleep(bell, watched + interval - time.monotonic()))
+            rang = wait_or_sleep(bell, watched + interval - time.monotonic())
+            callers.update(rang)
+            rings += len(rang)
         for caller in callers:  # the sweep is complete: workers return at once
             bell.ring(caller)
         deadline = time.monotonic() + 30  # workers notice the end within a poll; don't wait forever
