@@ -40,9 +40,11 @@ bench-crossbar: setup
 
 # printed classifiers on Cardio/RedWine/WhiteWine/Pendigits: exact 8-bit baselines (published table),
 # then the co-design front per set vs the published ternary networks (2-12 min per set on 2 cores, ~35 min in all);
+# then which accuracy should choose the fronts, judged on halves of the validation part (no test data);
 # add REFERENCE_VERILOG=DIR to synthesise published RTL with the same flow and library
 bench-printed: setup
 	$(BIN)/python benchmarks/printed_uci.py $(if $(REFERENCE_VERILOG),--reference-verilog $(REFERENCE_VERILOG))
+	$(BIN)/python benchmarks/printed_selection.py $$(dirname $$(ls benchmarks/results/printed_codesign/*/search_config.json))
 
 # printed synthesis: area and run time per ABC script on codesign's designs and (REFERENCE_VERILOG=DIR)
 # on the published exact RTL vs its Design Compiler area; PROVE=1 adds equivalence proofs

@@ -6,7 +6,7 @@ ranges and hardware-aware retraining, searched together; the front against publi
     python flows/printed_codesign.py --uci-dir /path/to/uci --out runs/printed_codesign
 
 Per data set: the search (``codesign.dse.printed_search``: trials in ``OUT/NAME/study.db``, resumable),
-then the report (``codesign.dse.printed_report``): the front chosen on validation accuracy, every
+then the report (``codesign.dse.printed_report``): the front chosen on training-split accuracy, every
 point synthesised and verified at gate level (``OUT/NAME/points/*``), test accuracy, the sensor
 interface cost of every point, ``front.json`` and ``front.png`` with the published points.
 """

@@ -11,7 +11,7 @@ design on that trial's front is scored on the held-out *validation* part; the tr
 is the hypervolume of its validation front, which steers the sampler towards architectures that
 give good designs anywhere on the accuracy / area trade-off. The test split is used only for
 the final report (``codesign.dse.printed_report``): which designs are synthesised and shown is
-decided on validation accuracy.
+decided on the accuracy over the whole training split (search and validation parts).
 """
 
 from __future__ import annotations
