@@ -53,6 +53,7 @@ MIN_TOOL_POINTS = 8  # a fold fits one tool's constants on its own points only w
 GRID = {
     "lut_per_adder_bit": np.round(np.arange(0.5, 2.501, 0.05), 2),
     "lut_per_activation_bit": np.round(np.arange(0.0, 4.001, 0.1), 1),
+    "lut_per_layer": np.arange(0.0, 500.1, 5.0),
     "ff_per_register_bit": np.round(np.arange(0.5, 2.501, 0.05), 2),
     "adder_delay_ns": np.round(np.arange(0.3, 2.501, 0.1), 2),
     "mul_min_digits": (2, 3, 4, 5, 6, 7),
@@ -284,12 +285,14 @@ def fit(points: list[Prepared], head: dict[str, float], tool: str) -> ModelConst
         if err < best_err - 1e-9:
             best, best_err = trial, err
     rows = [p.rows(best) for p in points]
-    parts = np.array([[sum(r.adder_bits for r in rs), sum(r.activation_bits for r in rs)] for rs in rows])
-    a, r = GRID["lut_per_adder_bit"], GRID["lut_per_activation_bit"]
-    est = a[:, None, None] * parts[:, 0] + r[None, :, None] * parts[:, 1]
+    parts = np.array([[sum(r.adder_bits for r in rs), sum(r.activation_bits for r in rs), len(rs)] for rs in rows])
+    a, r, k = GRID["lut_per_adder_bit"], GRID["lut_per_activation_bit"], GRID["lut_per_layer"]
+    est = (a[:, None, None, None] * parts[:, 0] + r[None, :, None, None] * parts[:, 1]
+           + k[None, None, :, None] * parts[:, 2])
     err = np.nanmean(_log_error(est, truths("lut")), axis=-1)
-    ia, ir = np.unravel_index(np.argmin(err), err.shape)
-    best = replace(best, lut_per_adder_bit=float(a[ia]), lut_per_activation_bit=float(r[ir]))
+    ia, ir, ik = np.unravel_index(np.argmin(err), err.shape)
+    best = replace(best, lut_per_adder_bit=float(a[ia]), lut_per_activation_bit=float(r[ir]),
+                   lut_per_layer=float(k[ik]))
     lat_truth, ff_truth = truths("latency_cycles"), truths("ff")
     k, reuse = GRID["ff_per_register_bit"], GRID["register_reuse"]
     chosen, chosen_err = best, math.inf
@@ -299,7 +302,7 @@ def fit(points: list[Prepared], head: dict[str, float], tool: str) -> ModelConst
         trial = replace(best, adder_delay_ns=float(delay), io_overhead_cycles=0,
                         ff_per_register_bit=1.0, seven_series_delay=float(factor))
         # latency, registers and II do not depend on the LUT constants: probe with fixed ones (shared cache)
-        probe = replace(trial, lut_per_adder_bit=1.0, lut_per_activation_bit=1.0)
+        probe = replace(trial, lut_per_adder_bit=1.0, lut_per_activation_bit=1.0, lut_per_layer=0.0)
         rows = [p.rows(probe) for p in points]
         latency = np.array([sum(r.latency_cycles for r in rs) for rs in rows], dtype=float)
         registers = np.array([sum(r.register_bits for r in rs) + p.interface_bits for p, rs in zip(points, rows)],

@@ -131,10 +131,12 @@ def test_resource_strategy_pays_operand_and_accumulator_multiplexers() -> None:
     block = 16 * 64 // 64
     # R > n_in: a 16:1 operand multiplexer per multiplier (5 LUT6 per bit) and a 16:1 one per accumulator
     muxes = block * 16 * 5 + 64 * layer.accum_bits * 5
-    without = VITIS.lut_per_adder_bit * row.adder_bits + VITIS.lut_per_activation_bit * row.activation_bits
+    without = (VITIS.lut_per_adder_bit * row.adder_bits + VITIS.lut_per_activation_bit * row.activation_bits
+               + VITIS.lut_per_layer)
     rom = block * layer.weight_bits  # 64-deep weight banks: one LUT6 per bit
     assert row.lut == round(without + rom + muxes)
     small = dense_resources(layer, Design(reuse_factor=4, strategy="Resource", multiplier_impl="fabric"), VITIS)
     block = 16 * 64 // 4  # R <= n_in: 4:1 operand multiplexers (one LUT6 per bit), static accumulator indices
-    without = VITIS.lut_per_adder_bit * small.adder_bits + VITIS.lut_per_activation_bit * small.activation_bits
+    without = (VITIS.lut_per_adder_bit * small.adder_bits + VITIS.lut_per_activation_bit * small.activation_bits
+               + VITIS.lut_per_layer)
     assert small.lut == round(without + block * layer.weight_bits + block * 16 * 1)

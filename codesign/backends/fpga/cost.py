@@ -131,7 +131,8 @@ def estimate_fpga(graph: LayerGraph, card: Card, *, reuse_factor: int = 1, strat
         f"slice) when the input has at least {constants.dsp_min_input_bits} bits, LUTs otherwise, capped by hls4ml's "
         "ALLOCATION limit for the reuse factor",
         f"adder trees grow one bit per level from the product width up to the accumulator type, "
-        f"{constants.lut_per_adder_bit:g} LUT per result bit; pipeline registers hold the partial sums alive at each "
+        f"{constants.lut_per_adder_bit:g} LUT per result bit, plus {constants.lut_per_layer:g} LUTs of fixed logic per "
+        "layer function (control, handshake, port selection); pipeline registers hold the partial sums alive at each "
         "clock-period cut and the outputs of every layer with latency; the top function registers its input vector "
         "and a two-bit handshake",
         "power = card static power + per-resource dynamic power at the card's clock and toggle rate; "

@@ -33,6 +33,8 @@ What hls4ml generates, and what it costs, structure first:
   registers of one output vector).
 * **Interface**: the top function registers its input vector once and keeps a two-bit handshake, so a
   combinational design still has flip-flops (``interface_register_bits``).
+* **Per layer**: each layer is a function of its own in the reports, with fixed logic whatever its
+  size (its control, block handshake and port selection): ``lut_per_layer`` LUTs.
 
 The fitted constants are few, each with a physical meaning and plausible range; they exist once
 per HLS tool and come from ``calibration.json`` (written by ``benchmarks/fpga_calibration.py``,
@@ -95,12 +97,15 @@ class ModelConstants:
     dsp_min_input_bits: int = 10  # narrower inputs multiply in LUTs under 'auto' (HLS binding default)
     dsp_delay_ns: float = 2.5  # DSP48 multiply without internal pipelining (UG479/UG579 M path)
     rom_max_depth: int = 64  # Resource strategy: weight banks up to a LUT6's depth stay LUT ROM
+    # a layer function's fixed logic whatever its size: control, block handshake, port selection (fitted)
+    lut_per_layer: float = 0.0
 
 
 # physical meaning and the range the fit may choose from (benchmarks/fpga_calibration.py)
 FITTED = {
     "lut_per_adder_bit": (0.5, 2.5),
     "lut_per_activation_bit": (0.0, 4.0),
+    "lut_per_layer": (0.0, 500.0),
     "ff_per_register_bit": (0.5, 2.5),
     "adder_delay_ns": (0.3, 2.5),
     "mul_min_digits": (2, 7),
@@ -253,7 +258,7 @@ def _latency_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> L
     if shared:  # operand multiplexers in front of each shared multiplier
         adder_bits += units * product_bits * (rounds - 1) / 2.0
     activation_bits = layer.n_out * layer.output_bits if (layer.relu or layer.requantise) else 0
-    lut = c.lut_per_adder_bit * adder_bits + c.lut_per_activation_bit * activation_bits
+    lut = c.lut_per_adder_bit * adder_bits + c.lut_per_activation_bit * activation_bits + c.lut_per_layer
     # timing: multiply stage, tree levels (or chain), activation; cut every clock period
     if dsp:
         mult_ns = c.dsp_delay_ns
@@ -328,7 +333,8 @@ def _resource_strategy(layer: LayerStats, design: Design, c: ModelConstants) -> 
     if r > layer.n_in:
         mux_luts += layer.n_out * layer.accum_bits * _mux_luts(block)
     activation_bits = layer.n_out * layer.output_bits if (layer.relu or layer.requantise) else 0
-    lut = c.lut_per_adder_bit * adder_bits + rom_luts + mux_luts + c.lut_per_activation_bit * activation_bits
+    lut = (c.lut_per_adder_bit * adder_bits + rom_luts + mux_luts + c.lut_per_activation_bit * activation_bits
+           + c.lut_per_layer)
     mult_ns = c.dsp_delay_ns if wide else c.adder_delay_ns * math.ceil(math.log2(max(2, weight_bits)))
     stages = max(1, math.ceil((mult_ns + c.adder_delay_ns) / design.clock_period_ns))
     register_bits = layer.n_out * layer.accum_bits + block * (product_bits + stages * layer.accum_bits)
