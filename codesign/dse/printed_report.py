@@ -43,7 +43,7 @@ def nondominated(items: list[dict], accuracy: str, cost: str) -> list[dict]:
 def selection_accuracy(candidate: dict, search_samples: int, validation_samples: int) -> float:
     """Accuracy on the whole training split (search and validation parts) from the two parts'.
 
-    The validation part alone (~280 samples on the wine sets) cannot rank designs that differ by a
+    The validation part alone (~280 samples on RedWine) cannot rank designs that differ by a
     few samples: a 0-gate design lucky on it hides 3-gate designs better on everything else. Pooled
     with the search part (which the designs were fitted on) the ranking is less noisy and, for
     these small circuits, hardly optimistic (measured without the test split: docs/printed.md)."""
